@@ -1,0 +1,141 @@
+#include "server/bootstrap.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/identity.h"
+#include "storage/fs/posix_file_system.h"
+
+namespace kvd::server {
+namespace {
+
+constexpr char kIdentityFile[] = "member";
+
+absl::StatusOr<serverpb::MemberIdentity> NewIdentity(const ServerConfig& config) {
+  serverpb::MemberIdentity identity;
+  identity.set_format_version(1);
+  std::vector<uint64_t> ids;
+  for (const auto& [name, urls] : config.initial_cluster) {
+    std::vector<std::string> peer_urls;
+    for (const Url& u : urls) peer_urls.push_back(u.ToString());
+    serverpb::Member* m = identity.mutable_bootstrap()->add_members();
+    m->set_id(ComputeMemberId(peer_urls, config.initial_cluster_token));
+    m->set_name(name);
+    for (const std::string& u : peer_urls) m->add_peer_urls(u);
+    if (name == config.name) {
+      identity.set_member_id(m->id());
+      for (const Url& u : config.advertise_client_urls) m->add_client_urls(u.ToString());
+    }
+    ids.push_back(m->id());
+  }
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+    return absl::InvalidArgumentError(
+        "--initial-cluster: two members have the same peer URLs, so the same member ID");
+  }
+  identity.set_cluster_id(ComputeClusterId(ids));
+  identity.mutable_bootstrap()->set_cluster_id(identity.cluster_id());
+  return identity;
+}
+
+}  // namespace
+
+raft::ConfState ConfStateOf(const serverpb::Membership& membership) {
+  raft::ConfState cs;
+  for (const serverpb::Member& m : membership.members()) {
+    (m.is_learner() ? cs.learners : cs.voters).push_back(m.id());
+  }
+  std::sort(cs.voters.begin(), cs.voters.end());
+  std::sort(cs.learners.begin(), cs.learners.end());
+  return cs;
+}
+
+absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
+  absl::StatusOr<storage::DataDir> dir = storage::DataDir::Open(config.data_dir, true);
+  if (!dir.ok()) return dir.status();
+  BootstrappedMember b{.data_dir = *std::move(dir)};
+  b.fs = std::make_unique<fs::PosixFileSystem>();
+
+  // Who am I: the identity file, or a new one from the flags.
+  const std::string identity_path = fs::JoinPath(b.data_dir.root(), kIdentityFile);
+  absl::StatusOr<std::string> identity_bytes = b.fs->ReadFile(identity_path);
+  if (identity_bytes.ok()) {
+    if (!b.identity.ParseFromString(*identity_bytes) || b.identity.format_version() != 1 ||
+        b.identity.member_id() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(identity_path, " is damaged or of another version; this data directory ",
+                       "cannot be used (remove it to rejoin as a new member)"));
+    }
+    b.restarted = true;
+    if (b.identity.bootstrap().members_size() > 0) {
+      b.notices.push_back(
+          "restarting from an existing data directory: --initial-cluster* flags are ignored");
+    }
+  } else if (absl::IsNotFound(identity_bytes.status())) {
+    if (config.initial_cluster_state == ClusterState::kExisting) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--initial-cluster-state existing: data directory ", config.data_dir,
+          " holds no member; joining a running cluster as a new member is not supported yet ",
+          "(start with --initial-cluster-state new to bootstrap a new cluster)"));
+    }
+    absl::StatusOr<serverpb::MemberIdentity> identity = NewIdentity(config);
+    if (!identity.ok()) return identity.status();
+    b.identity = *std::move(identity);
+    if (absl::Status st = fs::WriteFileAtomically(*b.fs, b.data_dir.root(), kIdentityFile,
+                                                  b.identity.SerializeAsString());
+        !st.ok()) {
+      return st;
+    }
+  } else {
+    return identity_bytes.status();
+  }
+
+  absl::StatusOr<std::unique_ptr<mvcc::Store>> store = mvcc::Store::Open(b.data_dir.db_dir());
+  if (!store.ok()) return store.status();
+  b.store = *std::move(store);
+
+  absl::StatusOr<wal::Wal::Opened> opened =
+      wal::Wal::Open(b.fs.get(), b.data_dir.wal_dir(), wal::WalOptions{});
+  if (!opened.ok()) return opened.status();
+  b.wal = std::move(opened->wal);
+  wal::RecoveredLog& recovered = opened->log;
+  for (std::string& n : recovered.notices) b.notices.push_back(std::move(n));
+
+  // The membership as of the store's applied index.
+  absl::StatusOr<std::optional<std::string>> stored = b.store->GetMeta("membership");
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (!b.membership.ParseFromString(**stored)) {
+      return absl::DataLossError("the store's membership record is unreadable");
+    }
+  } else {
+    b.membership = b.identity.bootstrap();
+  }
+
+  // The in-memory log Raft reads.
+  if (recovered.snapshot.index > 0) {
+    b.log = std::make_unique<raft::MemoryStorage>();
+    if (absl::Status st = b.log->ApplySnapshot(raft::Snapshot{.metadata = recovered.snapshot});
+        !st.ok()) {
+      return st;
+    }
+  } else {
+    b.log = std::make_unique<raft::MemoryStorage>(ConfStateOf(b.identity.bootstrap()));
+  }
+  if (absl::Status st = b.log->Append(recovered.entries); !st.ok()) return st;
+  raft::HardState hs = recovered.hard_state;
+  const uint64_t store_applied = b.store->Applied().index;
+  hs.commit = std::max(hs.commit, std::min<uint64_t>(store_applied, recovered.last_index()));
+  b.log->SetHardState(hs);
+  b.applied = recovered.snapshot.index;
+  if (store_applied < recovered.snapshot.index) {
+    return absl::DataLossError(absl::StrCat(
+        "the store is at index ", store_applied, " but the WAL's snapshot is at index ",
+        recovered.snapshot.index, ": the entries between them are gone; this data directory ",
+        "cannot be used (remove it and let the member catch up from the others)"));
+  }
+  return b;
+}
+
+}  // namespace kvd::server
