@@ -54,11 +54,12 @@ raft::ConfState ConfStateOf(const serverpb::Membership& membership) {
 absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   absl::StatusOr<storage::DataDir> dir = storage::DataDir::Open(config.data_dir, true);
   if (!dir.ok()) return dir.status();
-  BootstrappedMember b{.data_dir = *std::move(dir)};
+  BootstrappedMember b;
+  b.data_dir = std::make_unique<storage::DataDir>(*std::move(dir));
   b.fs = std::make_unique<fs::PosixFileSystem>();
 
   // Who am I: the identity file, or a new one from the flags.
-  const std::string identity_path = fs::JoinPath(b.data_dir.root(), kIdentityFile);
+  const std::string identity_path = fs::JoinPath(b.data_dir->root(), kIdentityFile);
   absl::StatusOr<std::string> identity_bytes = b.fs->ReadFile(identity_path);
   if (identity_bytes.ok()) {
     if (!b.identity.ParseFromString(*identity_bytes) || b.identity.format_version() != 1 ||
@@ -82,7 +83,7 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
     absl::StatusOr<serverpb::MemberIdentity> identity = NewIdentity(config);
     if (!identity.ok()) return identity.status();
     b.identity = *std::move(identity);
-    if (absl::Status st = fs::WriteFileAtomically(*b.fs, b.data_dir.root(), kIdentityFile,
+    if (absl::Status st = fs::WriteFileAtomically(*b.fs, b.data_dir->root(), kIdentityFile,
                                                   b.identity.SerializeAsString());
         !st.ok()) {
       return st;
@@ -91,12 +92,12 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
     return identity_bytes.status();
   }
 
-  absl::StatusOr<std::unique_ptr<mvcc::Store>> store = mvcc::Store::Open(b.data_dir.db_dir());
+  absl::StatusOr<std::unique_ptr<mvcc::Store>> store = mvcc::Store::Open(b.data_dir->db_dir());
   if (!store.ok()) return store.status();
   b.store = *std::move(store);
 
   absl::StatusOr<wal::Wal::Opened> opened =
-      wal::Wal::Open(b.fs.get(), b.data_dir.wal_dir(), wal::WalOptions{});
+      wal::Wal::Open(b.fs.get(), b.data_dir->wal_dir(), wal::WalOptions{});
   if (!opened.ok()) return opened.status();
   b.wal = std::move(opened->wal);
   wal::RecoveredLog& recovered = opened->log;
@@ -116,7 +117,7 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   // The in-memory log Raft reads.
   if (recovered.snapshot.index > 0) {
     b.log = std::make_unique<raft::MemoryStorage>();
-    if (absl::Status st = b.log->ApplySnapshot(raft::Snapshot{.metadata = recovered.snapshot});
+    if (absl::Status st = b.log->ApplySnapshot(raft::Snapshot{.metadata = recovered.snapshot, .data = ""});
         !st.ok()) {
       return st;
     }

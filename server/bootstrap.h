@@ -31,7 +31,7 @@
 namespace kvd::server {
 
 struct BootstrappedMember {
-  storage::DataDir data_dir;
+  std::unique_ptr<storage::DataDir> data_dir;
   serverpb::MemberIdentity identity;
   std::unique_ptr<fs::FileSystem> fs;
   std::unique_ptr<mvcc::Store> store;

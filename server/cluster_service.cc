@@ -7,7 +7,8 @@ namespace kvd::server {
 grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* ctx,
                                                      const etcdserverpb::MemberListRequest*,
                                                      etcdserverpb::MemberListResponse* resp) {
-  for (const serverpb::Member& m : server_->membership().members()) {
+  const serverpb::Membership current = server_->membership();
+  for (const serverpb::Member& m : current.members()) {
     etcdserverpb::Member* out = resp->add_members();
     out->set_id(m.id());
     out->set_name(m.name());

@@ -18,7 +18,8 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext
   resp->set_raftindex(raft.hard_state.commit);
   resp->set_raftterm(raft.hard_state.term);
   resp->set_raftappliedindex(server_->applied_index());
-  for (const serverpb::Member& m : server_->membership().members()) {
+  const serverpb::Membership current = server_->membership();
+  for (const serverpb::Member& m : current.members()) {
     if (m.id() == server_->member_id()) resp->set_islearner(m.is_learner());
   }
   server_->FillHeader(resp->mutable_header(), server_->store().CurrentRevision());

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "raft/confchange.h"
 #include "raft/errors.h"
@@ -74,7 +75,7 @@ absl::Status Server::Init() {
                                        Applier::Options{.snapshot_count = config_.snapshot_count},
                                        std::move(applier_hooks), ConfStateOf(member_.membership),
                                        member_.membership);
-  auto images = std::make_unique<StoreSnapshotImages>(member_.data_dir.snap_dir(),
+  auto images = std::make_unique<StoreSnapshotImages>(member_.data_dir->snap_dir(),
                                                       member_.store.get(), applier_.get());
   StoreSnapshotImages* images_ptr = images.get();
   snapshot_images_ = std::move(images);
@@ -203,7 +204,8 @@ void Server::PublishAttributes() {
   for (const Url& u : config_.advertise_client_urls) attrs->add_client_urls(u.ToString());
   while (!stopping_.load()) {
     bool up_to_date = false;
-    for (const serverpb::Member& m : membership().members()) {
+    const serverpb::Membership current = membership();
+    for (const serverpb::Member& m : current.members()) {
       if (m.id() != member_id_) continue;
       up_to_date = m.name() == attrs->name() && m.client_urls_size() == attrs->client_urls_size();
       for (int i = 0; up_to_date && i < m.client_urls_size(); ++i) {
@@ -287,7 +289,8 @@ void Server::AwaitLinearizable(LinearizableReads::Ready ready) {
 absl::Status Server::MoveLeader(raft::NodeId transferee, absl::Time deadline) {
   if (leader_.load() != member_id_) return ErrNotLeader();
   bool voter = false;
-  for (const serverpb::Member& m : membership().members()) {
+  const serverpb::Membership current = membership();
+  for (const serverpb::Member& m : current.members()) {
     if (m.id() == transferee && !m.is_learner()) voter = true;
   }
   if (!voter) return ErrBadLeaderTransferee();
@@ -308,7 +311,7 @@ int64_t Server::db_size_bytes() const {
   namespace stdfs = std::filesystem;
   int64_t total = 0;
   std::error_code ec;
-  for (auto it = stdfs::recursive_directory_iterator(member_.data_dir.db_dir(), ec);
+  for (auto it = stdfs::recursive_directory_iterator(member_.data_dir->db_dir(), ec);
        !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
   }

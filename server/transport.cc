@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/raft_codec.h"
 #include "spdlog/spdlog.h"
-#include "storage/crc32c.h"
+#include "storage/wal/crc32c.h"
 
 namespace kvd::server {
 namespace {
@@ -222,7 +222,7 @@ class PeerTransport::Service : public peerpb::Peer::CallbackService {
         return Fail(
             absl::StrCat("snapshot chunk at offset ", chunk_.offset(), ", expected ", received_));
       }
-      crc_ = storage::Crc32cExtend(crc_, chunk_.data().data(), chunk_.data().size());
+      crc_ = wal::Crc32c(crc_, chunk_.data());
       received_ += chunk_.data().size();
       if (absl::Status st = writer_->Append(chunk_.data()); !st.ok()) {
         return Fail(st.ToString());
@@ -350,7 +350,7 @@ void PeerTransport::SendSnapshot(raft::Message m) {
         writer->Finish();
         return fail(st.ToString());
       }
-      crc = storage::Crc32cExtend(crc, data.data(), data.size());
+      crc = wal::Crc32c(crc, data);
       const bool last = data.empty() || offset + data.size() >= (*reader)->TotalBytes();
       chunk.set_offset(offset);
       offset += data.size();
