@@ -23,10 +23,9 @@ absl::StatusOr<serverpb::MemberIdentity> NewIdentity(const ServerConfig& config)
     m->set_id(ComputeMemberId(peer_urls, config.initial_cluster_token));
     m->set_name(name);
     for (const std::string& u : peer_urls) m->add_peer_urls(u);
-    if (name == config.name) {
-      identity.set_member_id(m->id());
-      for (const Url& u : config.advertise_client_urls) m->add_client_urls(u.ToString());
-    }
+    // Client URLs are not in the bootstrap flags: each member announces its own once started
+    // (Server::PublishAttributes), so the bootstrap membership is the same on every member.
+    if (name == config.name) identity.set_member_id(m->id());
     ids.push_back(m->id());
   }
   std::sort(ids.begin(), ids.end());

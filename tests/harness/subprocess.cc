@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "absl/time/clock.h"
+
 namespace kvd::testing {
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,

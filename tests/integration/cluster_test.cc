@@ -31,19 +31,6 @@ bool Eventually(absl::Duration timeout, Cond cond) {
   return cond();
 }
 
-// Puts key=value through any running member until one acknowledges or the deadline passes.
-bool PutAnywhere(Cluster& c, const std::string& key, const std::string& value,
-                 absl::Duration timeout) {
-  return Eventually(timeout, [&] {
-    for (int i = 0; i < c.size(); ++i) {
-      if (!c.IsRunning(i) || c.member(i).paused) continue;
-      KvClient client(c.ClientEndpoint(i), std::chrono::seconds(2));
-      if (client.Put(key, value).ok()) return true;
-    }
-    return false;
-  });
-}
-
 // Every key of `want` reads back, with its value, from member i (serializable: its own state).
 void ExpectMemberHas(Cluster& c, int i, const std::map<std::string, std::string>& want) {
   KvClient client(c.ClientEndpoint(i));
