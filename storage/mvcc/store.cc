@@ -175,10 +175,16 @@ absl::Status Store::OpenDatabase() {
   std::string format;
   rs = db_->Get(rocksdb::ReadOptions(), kSysFormat, &format);
   if (rs.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (!it->status().ok()) return fail(FromRocks(it->status(), "scan " + dir_));
-    if (it->Valid()) {
+    bool has_data = false;
+    rocksdb::Status scan;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+      it->SeekToFirst();
+      has_data = it->Valid();
+      scan = it->status();
+    }
+    if (!scan.ok()) return fail(FromRocks(scan, "scan " + dir_));
+    if (has_data) {
       return fail(ErrNotAStore(dir_, "its RocksDB database has data but no kvd format marker"));
     }
     rocksdb::WriteBatch wb;
