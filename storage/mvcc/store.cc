@@ -190,10 +190,9 @@ absl::Status Store::OpenDatabase() {
     rocksdb::WriteBatch wb;
     wb.Put(kSysFormat, kFormatValue);
     wb.Put(kSysRevision, EncodeI64(1));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rs = db_->Write(wo, &wb);
-    if (rs.ok()) rs = db_->Flush(rocksdb::FlushOptions());
+    // Not flushed: if a crash loses the marker, the database is empty again and is then
+    // initialized again.
+    rs = db_->Write(MakeWriteOptions(options_), &wb);
     if (!rs.ok()) return fail(FromRocks(rs, "initialize " + dir_));
     format = std::string(kFormatValue);
   } else if (!rs.ok()) {

@@ -58,7 +58,9 @@ TEST_F(StoreTest, CompactionBoundaries) {
 }
 
 TEST_F(StoreTest, CompactionRemovesHistoryPhysicallyInChunks) {
-  Reopen(StoreOptions{.compaction_batch_records = 7});
+  StoreOptions small = SmallStoreOptions();
+  small.compaction_batch_records = 7;
+  Reopen(small);
   for (int i = 0; i < 200; ++i) MustPut("k" + std::to_string(i % 10), std::to_string(i));
   ASSERT_TRUE(DoDel(Del("k0")).ok());
   int64_t rev = store_->CurrentRevision();

@@ -36,6 +36,15 @@ class TempDir {
   std::string path_;
 };
 
+// Store options for tests: small memtables and cache (RocksDB's arena blocks are an eighth of a
+// memtable, and the sanitizers make every fresh page expensive).
+inline StoreOptions SmallStoreOptions() {
+  StoreOptions o;
+  o.write_buffer_bytes = size_t{1} << 20;
+  o.block_cache_bytes = size_t{8} << 20;
+  return o;
+}
+
 inline etcdserverpb::PutRequest Put(std::string key, std::string value, int64_t lease = 0) {
   etcdserverpb::PutRequest r;
   r.set_key(std::move(key));
@@ -115,7 +124,7 @@ class StoreFixture : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
 
-  void Reopen(StoreOptions options = {}) {
+  void Reopen(StoreOptions options = SmallStoreOptions()) {
     store_.reset();
     auto s = Store::Open(dir_.Sub("db"), options);
     ASSERT_TRUE(s.ok()) << s.status();
