@@ -98,9 +98,7 @@ class Sequence {
     return p;
   }
 
-  etcdserverpb::DeleteRangeRequest RandomDelete() {
-    return Del(Key(), RangeEnd(), Chance(40));
-  }
+  etcdserverpb::DeleteRangeRequest RandomDelete() { return Del(Key(), RangeEnd(), Chance(40)); }
 
   RangeRequest RandomRange() {
     auto r = Get(Key(), RangeEnd(), Revision());
@@ -167,8 +165,8 @@ class Sequence {
 
   template <typename A, typename B>
   void ExpectSame(const char* what, const A& store, const B& model) {
-    ASSERT_EQ(Describe(store), Describe(model)) << what << " at model revision "
-                                                << model_.revision();
+    ASSERT_EQ(Describe(store), Describe(model))
+        << what << " at model revision " << model_.revision();
   }
 
   void RunBatch() {
@@ -194,8 +192,8 @@ class Sequence {
         ExpectSame("txn", batch.Txn(t), model_.Txn(t));
       } else if (kind < 80) {
         etcdserverpb::CompactionRequest c;
-        c.set_revision(Uniform(static_cast<int>(model_.compact()),
-                               static_cast<int>(model_.revision() + 1)));
+        c.set_revision(
+            Uniform(static_cast<int>(model_.compact()), static_cast<int>(model_.revision() + 1)));
         ExpectSame("compact", batch.Compact(c), model_.Compact(c.revision()));
       } else if (kind < 84) {
         int64_t lease = Uniform(1, 3);
@@ -365,9 +363,10 @@ TEST(ModelTest, RandomSequencesMatchTheReferenceModel) {
     Sequence(seed).Run();
     return;
   }
-  const uint64_t base = EnvOr(
-      "KVD_MODEL_BASE_SEED",
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 1000000007);
+  const uint64_t base =
+      EnvOr("KVD_MODEL_BASE_SEED",
+            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) %
+                1000000007);
   const uint64_t count = EnvOr("KVD_MODEL_SEQUENCES", 1000);
   std::printf("model test: %llu sequences, seeds %llu..%llu (replay one with KVD_SEED=<seed>)\n",
               static_cast<unsigned long long>(count), static_cast<unsigned long long>(base),

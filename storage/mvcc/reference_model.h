@@ -223,7 +223,8 @@ class ReferenceModel {
     absl::Status checked = Check(t);
     if (!checked.ok()) return Finish(absl::StatusOr<etcdserverpb::TxnResponse>(checked));
     etcdserverpb::TxnResponse resp;
-    Run(t, &resp);
+    absl::Status ran = Run(t, &resp);
+    if (!ran.ok()) return Finish(absl::StatusOr<etcdserverpb::TxnResponse>(ran));
     resp.mutable_header()->set_revision(ReadRev());
     return Finish(absl::StatusOr<etcdserverpb::TxnResponse>(resp));
   }
@@ -385,22 +386,28 @@ class ReferenceModel {
     return absl::OkStatus();
   }
 
-  void Run(const etcdserverpb::TxnRequest& t, etcdserverpb::TxnResponse* resp) {
+  // A put whose key an earlier delete of the same txn removed fails here (the duplicate-key
+  // check lets a delete with range_end "\0" through); the caller takes the txn back.
+  absl::Status Run(const etcdserverpb::TxnRequest& t, etcdserverpb::TxnResponse* resp) {
     resp->set_succeeded(Compares(t));
     for (const auto& op : Path(t)) {
       auto* out = resp->add_responses();
       if (op.has_request_range()) {
         *out->mutable_response_range() = *Range(op.request_range());
       } else if (op.has_request_put()) {
-        *out->mutable_response_put() = *DoPut(op.request_put());
+        auto r = DoPut(op.request_put());
+        if (!r.ok()) return r.status();
+        *out->mutable_response_put() = *r;
       } else if (op.has_request_delete_range()) {
         *out->mutable_response_delete_range() = *DoDelete(op.request_delete_range());
       } else if (op.has_request_txn()) {
         auto* inner = out->mutable_response_txn();
         inner->mutable_header();
-        Run(op.request_txn(), inner);
+        absl::Status s = Run(op.request_txn(), inner);
+        if (!s.ok()) return s;
       }
     }
+    return absl::OkStatus();
   }
 
   std::vector<Change> log_;
