@@ -33,7 +33,7 @@ class BatchView final : public ReadView {
   int64_t compact() const override { return b_.compact_; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    std::shared_lock lock(b_.store_->index_mu_);
+    absl::ReaderMutexLock lock(&b_.store_->index_mu_);
     b_.store_->index_.Range(range, rev, revs, keys);
   }
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
@@ -83,7 +83,7 @@ ApplyBatch::~ApplyBatch() {
 }
 
 void ApplyBatch::RollbackAll() {
-  std::unique_lock lock(store_->index_mu_);
+  absl::WriterMutexLock lock(&store_->index_mu_);
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) store_->index_.Rollback(*it);
   undo_.clear();
 }
@@ -108,7 +108,7 @@ void ApplyBatch::EndOp() {
 void ApplyBatch::AbortOp() {
   MVCC_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
   {
-    std::unique_lock lock(store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     while (undo_.size() > op_.undo_mark) {
       store_->index_.Rollback(undo_.back());
       undo_.pop_back();
@@ -128,7 +128,7 @@ Revision ApplyBatch::WriteRecord(const Record& r) {
   wb_->Put(RecordKey(rev), enc);
   pending_.emplace(std::make_pair(rev.main, rev.sub), std::move(enc));
   pending_order_.push_back(rev);
-  std::unique_lock lock(store_->index_mu_);
+  absl::WriterMutexLock lock(&store_->index_mu_);
   if (r.tombstone) {
     undo_.push_back(store_->index_.Tombstone(r.key, rev));
   } else {
@@ -181,7 +181,7 @@ absl::StatusOr<PutResponse> ApplyBatch::DoPut(const PutRequest& req, bool in_txn
   }
   std::optional<KeyIndex::Head> head;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     head = store_->index_.GetHead(req.key());
   }
   const bool live = head.has_value() && head->live;
@@ -252,7 +252,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDeleteRange(const DeleteRangeR
   std::vector<Revision> revs;
   std::vector<std::string> keys;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     store_->index_.Range(KeyRange::FromRequest(req.key(), req.range_end()), ReadRevision(), &revs,
                          &keys);
   }
@@ -340,7 +340,7 @@ absl::Status ApplyBatch::CheckTxn(const TxnRequest& req, const TxnPlan& plan) {
     if (op.request_case() != RequestOp::kRequestPut) return absl::OkStatus();
     const PutRequest& put = op.request_put();
     if (put.ignore_value() || put.ignore_lease()) {
-      std::shared_lock lock(store_->index_mu_);
+      absl::ReaderMutexLock lock(&store_->index_mu_);
       std::optional<KeyIndex::Head> head = store_->index_.GetHead(put.key());
       if (!head.has_value() || !head->live) return ErrKeyNotFound();
     }
@@ -426,7 +426,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteKeys(std::vector<std::stri
   std::vector<std::string> live;
   std::vector<Revision> revs;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     for (std::string& k : keys) {
       std::optional<KeyIndex::Head> head = store_->index_.GetHead(k);
       if (!head.has_value() || !head->live) continue;
@@ -444,7 +444,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteKeys(std::vector<std::stri
 }
 
 std::vector<std::string> ApplyBatch::KeysWithLease(int64_t lease) const {
-  std::shared_lock lock(store_->index_mu_);
+  absl::ReaderMutexLock lock(&store_->index_mu_);
   return store_->index_.KeysWithLease(lease);
 }
 
@@ -495,7 +495,7 @@ absl::Status ApplyBatch::Commit(uint64_t index, uint64_t term) {
     return FromRocks(ws, "commit apply batch");
   }
   {
-    std::unique_lock lock(store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     store_->current_rev_ = rev_;
     store_->compact_rev_ = compact_;
     store_->applied_ = AppliedPosition{index, term};

@@ -50,7 +50,7 @@ struct ReadState {
 };
 
 ReadState Store::BeginRead() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   ReadState st;
   st.db = db_.get();
   st.snapshot = db_->GetSnapshot();
@@ -89,7 +89,9 @@ absl::StatusOr<std::vector<Record>> MultiFetch(rocksdb::DB* db, const rocksdb::R
 // until the one Lookup, so the revisions, the snapshot and the index agree.
 class CommittedView final : public ReadView {
  public:
-  explicit CommittedView(const Store& s) : store_(s), lock_(s.index_mu_) {
+  explicit CommittedView(const Store& s) : store_(s) {
+    s.index_mu_.ReaderLock();
+    locked_ = true;
     st_.db = s.db_.get();
     st_.snapshot = s.db_->GetSnapshot();
     st_.current = s.current_rev_;
@@ -99,17 +101,23 @@ class CommittedView final : public ReadView {
   int64_t compact() const override { return st_.compact; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    MVCC_CHECK(lock_.owns_lock(), "CommittedView looked up twice");
+    MVCC_CHECK(locked_, "CommittedView looked up twice");
     store_.index_.Range(range, rev, revs, keys);
-    lock_.unlock();
+    Unlock();
   }
+  ~CommittedView() override { Unlock(); }
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
     return MultiFetch(st_.db, st_.Options(), revs);
   }
 
  private:
+  void Unlock() {
+    if (locked_) store_.index_mu_.ReaderUnlock();
+    locked_ = false;
+  }
+
   const Store& store_;
-  std::shared_lock<std::shared_mutex> lock_;
+  bool locked_ = false;
   ReadState st_;
 };
 
@@ -231,7 +239,7 @@ absl::Status Store::OpenDatabase() {
     return fail(ErrCorrupt(Cat("revision ", rev, " with compact revision ", compact)));
   }
   {
-    std::unique_lock lock(index_mu_);
+    absl::WriterMutexLock lock(&index_mu_);
     index_ = KeyIndex();
     current_rev_ = rev;
     compact_rev_ = compact;
@@ -242,7 +250,7 @@ absl::Status Store::OpenDatabase() {
 }
 
 absl::Status Store::RebuildIndex() {
-  std::unique_lock lock(index_mu_);
+  absl::WriterMutexLock lock(&index_mu_);
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
@@ -302,13 +310,13 @@ void Store::StopCompactor() { compactor_.reset(); }
 
 absl::StatusOr<etcdserverpb::RangeResponse> Store::Range(
     const etcdserverpb::RangeRequest& req) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   CommittedView view(*this);
   return ExecuteRange(view, req);
 }
 
 absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   if (revision < 0) return absl::InvalidArgumentError("mvcc: negative HashKV revision");
   ReadState st = BeginRead();
   if (revision > 0 && revision <= st.compact) return ErrCompacted();
@@ -337,7 +345,7 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
 }
 
 absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   if (q.start_revision < 1) {
     return absl::InvalidArgumentError("mvcc: ReadEvents start revision must be at least 1");
   }
@@ -430,7 +438,7 @@ absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
 }
 
 absl::StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(key), &v);
   if (s.IsNotFound()) return std::nullopt;
@@ -440,7 +448,7 @@ absl::StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) 
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ScanMeta(
     std::string_view prefix) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   std::vector<std::pair<std::string, std::string>> out;
   std::string start = MetaKey(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -454,22 +462,22 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ScanMeta
 }
 
 int64_t Store::CurrentRevision() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return current_rev_;
 }
 
 int64_t Store::CompactRevision() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return compact_rev_;
 }
 
 AppliedPosition Store::Applied() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return applied_;
 }
 
 void Store::WaitForCompaction() const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   compactor_->Wait();
 }
 
@@ -491,12 +499,12 @@ absl::StatusOr<AppliedPosition> Store::Flush() {
 
 std::vector<std::string> Store::KeysWithLease(int64_t lease) const {
   MVCC_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return index_.KeysWithLease(lease);
 }
 
 uint64_t Store::LiveDataBytes() const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   uint64_t sst = 0, mem = 0;
   db_->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
@@ -504,7 +512,7 @@ uint64_t Store::LiveDataBytes() const {
 }
 
 absl::Status Store::CompactStorage() {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   rocksdb::FlushOptions fo;
   if (absl::Status s = FromRocks(db_->Flush(fo), "flush"); !s.ok()) return s;
   rocksdb::CompactRangeOptions co;
