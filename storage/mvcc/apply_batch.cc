@@ -10,12 +10,11 @@
 #include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/rocks_options.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/store.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 using etcdserverpb::DeleteRangeRequest;
 using etcdserverpb::DeleteRangeResponse;
@@ -140,7 +139,6 @@ Revision ApplyBatch::WriteRecord(const Record& r) {
 absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision>& revs) const {
   std::vector<Record> out(revs.size());
   std::vector<size_t> from_db;
-  std::vector<std::string> keys;
   for (size_t i = 0; i < revs.size(); ++i) {
     auto it = pending_.find(std::make_pair(revs[i].main, revs[i].sub));
     if (it != pending_.end()) {
@@ -149,23 +147,16 @@ absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision
       out[i] = *std::move(r);
     } else {
       from_db.push_back(i);
-      keys.push_back(RecordKey(revs[i]));
     }
   }
   if (from_db.empty()) return out;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> st = store_->db_->MultiGet(rocksdb::ReadOptions(), slices, &values);
-  for (size_t j = 0; j < from_db.size(); ++j) {
-    Revision rev = revs[from_db[j]];
-    if (st[j].IsNotFound()) {
-      return ErrCorrupt(Cat("indexed revision ", rev.main, ".", rev.sub, " has no record"));
-    }
-    if (!st[j].ok()) return FromRocks(st[j], "read revision record");
-    absl::StatusOr<Record> r = DecodeRecord(values[j], rev);
-    if (!r.ok()) return r.status();
-    out[from_db[j]] = *std::move(r);
-  }
+  std::vector<Revision> db_revs;
+  db_revs.reserve(from_db.size());
+  for (size_t i : from_db) db_revs.push_back(revs[i]);
+  absl::StatusOr<std::vector<Record>> read =
+      ReadRecords(store_->db_.get(), rocksdb::ReadOptions(), db_revs);
+  if (!read.ok()) return read.status();
+  for (size_t j = 0; j < from_db.size(); ++j) out[from_db[j]] = std::move((*read)[j]);
   return out;
 }
 

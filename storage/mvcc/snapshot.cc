@@ -21,11 +21,10 @@
 #include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/errors.h"
 #include "storage/mvcc/invariant.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 namespace fs = std::filesystem;
 

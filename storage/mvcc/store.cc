@@ -14,17 +14,12 @@
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
 
 namespace fs = std::filesystem;
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) return ErrCorrupt(Cat(what, ": ", s.ToString()));
-  return ErrIo(what, s.ToString());
-}
 
 // The committed state captured for one read: revisions and a RocksDB snapshot, taken together
 // under the index lock.
@@ -59,31 +54,7 @@ ReadState Store::BeginRead() const {
   return st;
 }
 
-namespace {
-
-absl::StatusOr<std::vector<Record>> MultiFetch(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
-                                               const std::vector<Revision>& revs) {
-  std::vector<std::string> keys;
-  keys.reserve(revs.size());
-  for (Revision r : revs) keys.push_back(RecordKey(r));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> st = db->MultiGet(ro, slices, &values);
-  std::vector<Record> out;
-  out.reserve(revs.size());
-  for (size_t i = 0; i < revs.size(); ++i) {
-    if (st[i].IsNotFound()) {
-      return ErrCorrupt(Cat("indexed revision ", revs[i].main, ".", revs[i].sub, " has no record"));
-    }
-    if (!st[i].ok()) return FromRocks(st[i], "read revision record");
-    absl::StatusOr<Record> r = DecodeRecord(values[i], revs[i]);
-    if (!r.ok()) return r.status();
-    out.push_back(*std::move(r));
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // The committed state, for reads from any thread. The index lock is held from construction
 // until the one Lookup, so the revisions, the snapshot and the index agree.
@@ -107,7 +78,7 @@ class CommittedView final : public ReadView {
   }
   ~CommittedView() override { Unlock(); }
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
-    return MultiFetch(st_.db, st_.Options(), revs);
+    return ReadRecords(st_.db, st_.Options(), revs);
   }
 
  private:
