@@ -10,12 +10,11 @@
 #include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/rocks_options.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/store.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 using etcdserverpb::DeleteRangeRequest;
 using etcdserverpb::DeleteRangeResponse;
@@ -33,7 +32,7 @@ class BatchView final : public ReadView {
   int64_t compact() const override { return b_.compact_; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    std::shared_lock lock(b_.store_->index_mu_);
+    absl::ReaderMutexLock lock(&b_.store_->index_mu_);
     b_.store_->index_.Range(range, rev, revs, keys);
   }
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
@@ -83,7 +82,7 @@ ApplyBatch::~ApplyBatch() {
 }
 
 void ApplyBatch::RollbackAll() {
-  std::unique_lock lock(store_->index_mu_);
+  absl::WriterMutexLock lock(&store_->index_mu_);
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) store_->index_.Rollback(*it);
   undo_.clear();
 }
@@ -108,7 +107,7 @@ void ApplyBatch::EndOp() {
 void ApplyBatch::AbortOp() {
   MVCC_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
   {
-    std::unique_lock lock(store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     while (undo_.size() > op_.undo_mark) {
       store_->index_.Rollback(undo_.back());
       undo_.pop_back();
@@ -128,7 +127,7 @@ Revision ApplyBatch::WriteRecord(const Record& r) {
   wb_->Put(RecordKey(rev), enc);
   pending_.emplace(std::make_pair(rev.main, rev.sub), std::move(enc));
   pending_order_.push_back(rev);
-  std::unique_lock lock(store_->index_mu_);
+  absl::WriterMutexLock lock(&store_->index_mu_);
   if (r.tombstone) {
     undo_.push_back(store_->index_.Tombstone(r.key, rev));
   } else {
@@ -140,7 +139,6 @@ Revision ApplyBatch::WriteRecord(const Record& r) {
 absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision>& revs) const {
   std::vector<Record> out(revs.size());
   std::vector<size_t> from_db;
-  std::vector<std::string> keys;
   for (size_t i = 0; i < revs.size(); ++i) {
     auto it = pending_.find(std::make_pair(revs[i].main, revs[i].sub));
     if (it != pending_.end()) {
@@ -149,23 +147,16 @@ absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision
       out[i] = *std::move(r);
     } else {
       from_db.push_back(i);
-      keys.push_back(RecordKey(revs[i]));
     }
   }
   if (from_db.empty()) return out;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> st = store_->db_->MultiGet(rocksdb::ReadOptions(), slices, &values);
-  for (size_t j = 0; j < from_db.size(); ++j) {
-    Revision rev = revs[from_db[j]];
-    if (st[j].IsNotFound()) {
-      return ErrCorrupt(Cat("indexed revision ", rev.main, ".", rev.sub, " has no record"));
-    }
-    if (!st[j].ok()) return FromRocks(st[j], "read revision record");
-    absl::StatusOr<Record> r = DecodeRecord(values[j], rev);
-    if (!r.ok()) return r.status();
-    out[from_db[j]] = *std::move(r);
-  }
+  std::vector<Revision> db_revs;
+  db_revs.reserve(from_db.size());
+  for (size_t i : from_db) db_revs.push_back(revs[i]);
+  absl::StatusOr<std::vector<Record>> read =
+      ReadRecords(store_->db_.get(), rocksdb::ReadOptions(), db_revs);
+  if (!read.ok()) return read.status();
+  for (size_t j = 0; j < from_db.size(); ++j) out[from_db[j]] = std::move((*read)[j]);
   return out;
 }
 
@@ -181,7 +172,7 @@ absl::StatusOr<PutResponse> ApplyBatch::DoPut(const PutRequest& req, bool in_txn
   }
   std::optional<KeyIndex::Head> head;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     head = store_->index_.GetHead(req.key());
   }
   const bool live = head.has_value() && head->live;
@@ -252,7 +243,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDeleteRange(const DeleteRangeR
   std::vector<Revision> revs;
   std::vector<std::string> keys;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     store_->index_.Range(KeyRange::FromRequest(req.key(), req.range_end()), ReadRevision(), &revs,
                          &keys);
   }
@@ -340,7 +331,7 @@ absl::Status ApplyBatch::CheckTxn(const TxnRequest& req, const TxnPlan& plan) {
     if (op.request_case() != RequestOp::kRequestPut) return absl::OkStatus();
     const PutRequest& put = op.request_put();
     if (put.ignore_value() || put.ignore_lease()) {
-      std::shared_lock lock(store_->index_mu_);
+      absl::ReaderMutexLock lock(&store_->index_mu_);
       std::optional<KeyIndex::Head> head = store_->index_.GetHead(put.key());
       if (!head.has_value() || !head->live) return ErrKeyNotFound();
     }
@@ -426,7 +417,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteKeys(std::vector<std::stri
   std::vector<std::string> live;
   std::vector<Revision> revs;
   {
-    std::shared_lock lock(store_->index_mu_);
+    absl::ReaderMutexLock lock(&store_->index_mu_);
     for (std::string& k : keys) {
       std::optional<KeyIndex::Head> head = store_->index_.GetHead(k);
       if (!head.has_value() || !head->live) continue;
@@ -444,7 +435,7 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteKeys(std::vector<std::stri
 }
 
 std::vector<std::string> ApplyBatch::KeysWithLease(int64_t lease) const {
-  std::shared_lock lock(store_->index_mu_);
+  absl::ReaderMutexLock lock(&store_->index_mu_);
   return store_->index_.KeysWithLease(lease);
 }
 
@@ -495,7 +486,7 @@ absl::Status ApplyBatch::Commit(uint64_t index, uint64_t term) {
     return FromRocks(ws, "commit apply batch");
   }
   {
-    std::unique_lock lock(store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     store_->current_rev_ = rev_;
     store_->compact_rev_ = compact_;
     store_->applied_ = AppliedPosition{index, term};

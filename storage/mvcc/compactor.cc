@@ -96,7 +96,7 @@ bool Compactor::Step(int64_t target) {
 
   std::vector<Revision> dropped;
   {
-    std::unique_lock lock(store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     for (const std::string& k : keys) store_->index_.Compact(k, target, &dropped);
   }
   rocksdb::WriteBatch wb;

@@ -119,8 +119,8 @@ absl::StatusOr<bool> EvaluateCompare(ReadView& view, const etcdserverpb::Compare
     int result = 0;
     switch (c.target()) {
       case etcdserverpb::Compare::VALUE: {
-        std::string_view want =
-            c.target_union_case() == etcdserverpb::Compare::kValue ? c.value() : "";
+        std::string_view want;
+        if (c.target_union_case() == etcdserverpb::Compare::kValue) want = c.value();
         result = kv.value().compare(want) < 0 ? -1 : (kv.value() == want ? 0 : 1);
         break;
       }

@@ -36,7 +36,7 @@ rocksdb::Options MakeRocksOptions(const StoreOptions& options,
 
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = block_cache;
-  t.block_size = 16 << 10;
+  t.block_size = 4 << 10;
   t.cache_index_and_filter_blocks = true;
   t.pin_l0_filter_and_index_blocks_in_cache = true;
   t.format_version = 5;

@@ -4,7 +4,8 @@
 // - Compression: LZ4 on every level but the last, ZSTD on the last (where ~90% of the data ends
 //   up with dynamic level sizes); revision keys share long prefixes, so blocks compress well
 //   even when values do not. Falls back to Snappy, then none, if the library lacks a codec.
-// - Block-based tables, 16 KiB blocks, an LRU block cache (StoreOptions::block_cache_bytes)
+// - Block-based tables, 4 KiB blocks (records are a few hundred bytes, read by point lookups),
+//   an LRU block cache (StoreOptions::block_cache_bytes)
 //   that also holds index blocks; no Bloom filter: every point lookup is for a revision the
 //   index says exists, so a filter would never save a read.
 // - level_compaction_dynamic_level_bytes, 2 background jobs (the machine has 2 cores), 3

@@ -21,11 +21,10 @@
 #include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/errors.h"
 #include "storage/mvcc/invariant.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 namespace fs = std::filesystem;
 
@@ -281,7 +280,7 @@ absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
   SnapshotInfo info;
   info.format_version = kFormatVersion;
   {
-    std::shared_lock lock(index_mu_);
+    absl::ReaderMutexLock lock(&index_mu_);
     info.applied = applied_;
     info.revision = current_rev_;
     info.compact_revision = compact_rev_;
@@ -323,7 +322,7 @@ absl::Status Store::InstallSnapshot(const std::string& src) {
   }
   if (absl::Status s = FsyncPath(src, true); !s.ok()) return s;
 
-  std::unique_lock life(lifecycle_mu_);
+  absl::WriterMutexLock life(&lifecycle_mu_);
   StopCompactor();
   CloseDatabase();
   auto sync_parents = [&]() -> absl::Status {
@@ -348,7 +347,7 @@ absl::Status Store::InstallSnapshot(const std::string& src) {
   if (absl::Status s = OpenDatabase(); !s.ok()) return reopen_old(s);
   bool matches;
   {
-    std::shared_lock lock(index_mu_);
+    absl::ReaderMutexLock lock(&index_mu_);
     matches = applied_ == info->applied && current_rev_ == info->revision &&
               compact_rev_ == info->compact_revision;
   }

@@ -14,17 +14,12 @@
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
+#include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/text.h"
 
 namespace kvd::mvcc {
 
 namespace fs = std::filesystem;
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) return ErrCorrupt(Cat(what, ": ", s.ToString()));
-  return ErrIo(what, s.ToString());
-}
 
 // The committed state captured for one read: revisions and a RocksDB snapshot, taken together
 // under the index lock.
@@ -50,7 +45,7 @@ struct ReadState {
 };
 
 ReadState Store::BeginRead() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   ReadState st;
   st.db = db_.get();
   st.snapshot = db_->GetSnapshot();
@@ -59,37 +54,15 @@ ReadState Store::BeginRead() const {
   return st;
 }
 
-namespace {
-
-absl::StatusOr<std::vector<Record>> MultiFetch(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
-                                               const std::vector<Revision>& revs) {
-  std::vector<std::string> keys;
-  keys.reserve(revs.size());
-  for (Revision r : revs) keys.push_back(RecordKey(r));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> st = db->MultiGet(ro, slices, &values);
-  std::vector<Record> out;
-  out.reserve(revs.size());
-  for (size_t i = 0; i < revs.size(); ++i) {
-    if (st[i].IsNotFound()) {
-      return ErrCorrupt(Cat("indexed revision ", revs[i].main, ".", revs[i].sub, " has no record"));
-    }
-    if (!st[i].ok()) return FromRocks(st[i], "read revision record");
-    absl::StatusOr<Record> r = DecodeRecord(values[i], revs[i]);
-    if (!r.ok()) return r.status();
-    out.push_back(*std::move(r));
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // The committed state, for reads from any thread. The index lock is held from construction
 // until the one Lookup, so the revisions, the snapshot and the index agree.
 class CommittedView final : public ReadView {
  public:
-  explicit CommittedView(const Store& s) : store_(s), lock_(s.index_mu_) {
+  explicit CommittedView(const Store& s) : store_(s) {
+    s.index_mu_.ReaderLock();
+    locked_ = true;
     st_.db = s.db_.get();
     st_.snapshot = s.db_->GetSnapshot();
     st_.current = s.current_rev_;
@@ -99,17 +72,23 @@ class CommittedView final : public ReadView {
   int64_t compact() const override { return st_.compact; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    MVCC_CHECK(lock_.owns_lock(), "CommittedView looked up twice");
+    MVCC_CHECK(locked_, "CommittedView looked up twice");
     store_.index_.Range(range, rev, revs, keys);
-    lock_.unlock();
+    Unlock();
   }
+  ~CommittedView() override { Unlock(); }
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
-    return MultiFetch(st_.db, st_.Options(), revs);
+    return ReadRecords(st_.db, st_.Options(), revs);
   }
 
  private:
+  void Unlock() {
+    if (locked_) store_.index_mu_.ReaderUnlock();
+    locked_ = false;
+  }
+
   const Store& store_;
-  std::shared_lock<std::shared_mutex> lock_;
+  bool locked_ = false;
   ReadState st_;
 };
 
@@ -175,19 +154,24 @@ absl::Status Store::OpenDatabase() {
   std::string format;
   rs = db_->Get(rocksdb::ReadOptions(), kSysFormat, &format);
   if (rs.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (!it->status().ok()) return fail(FromRocks(it->status(), "scan " + dir_));
-    if (it->Valid()) {
+    bool has_data = false;
+    rocksdb::Status scan;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+      it->SeekToFirst();
+      has_data = it->Valid();
+      scan = it->status();
+    }
+    if (!scan.ok()) return fail(FromRocks(scan, "scan " + dir_));
+    if (has_data) {
       return fail(ErrNotAStore(dir_, "its RocksDB database has data but no kvd format marker"));
     }
     rocksdb::WriteBatch wb;
     wb.Put(kSysFormat, kFormatValue);
     wb.Put(kSysRevision, EncodeI64(1));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rs = db_->Write(wo, &wb);
-    if (rs.ok()) rs = db_->Flush(rocksdb::FlushOptions());
+    // Not flushed: if a crash loses the marker, the database is empty again and is then
+    // initialized again.
+    rs = db_->Write(MakeWriteOptions(options_), &wb);
     if (!rs.ok()) return fail(FromRocks(rs, "initialize " + dir_));
     format = std::string(kFormatValue);
   } else if (!rs.ok()) {
@@ -226,7 +210,7 @@ absl::Status Store::OpenDatabase() {
     return fail(ErrCorrupt(Cat("revision ", rev, " with compact revision ", compact)));
   }
   {
-    std::unique_lock lock(index_mu_);
+    absl::WriterMutexLock lock(&index_mu_);
     index_ = KeyIndex();
     current_rev_ = rev;
     compact_rev_ = compact;
@@ -237,7 +221,7 @@ absl::Status Store::OpenDatabase() {
 }
 
 absl::Status Store::RebuildIndex() {
-  std::unique_lock lock(index_mu_);
+  absl::WriterMutexLock lock(&index_mu_);
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
@@ -297,13 +281,13 @@ void Store::StopCompactor() { compactor_.reset(); }
 
 absl::StatusOr<etcdserverpb::RangeResponse> Store::Range(
     const etcdserverpb::RangeRequest& req) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   CommittedView view(*this);
   return ExecuteRange(view, req);
 }
 
 absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   if (revision < 0) return absl::InvalidArgumentError("mvcc: negative HashKV revision");
   ReadState st = BeginRead();
   if (revision > 0 && revision <= st.compact) return ErrCompacted();
@@ -332,7 +316,7 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
 }
 
 absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   if (q.start_revision < 1) {
     return absl::InvalidArgumentError("mvcc: ReadEvents start revision must be at least 1");
   }
@@ -425,7 +409,7 @@ absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
 }
 
 absl::StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetaKey(key), &v);
   if (s.IsNotFound()) return std::nullopt;
@@ -435,7 +419,7 @@ absl::StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) 
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ScanMeta(
     std::string_view prefix) const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   std::vector<std::pair<std::string, std::string>> out;
   std::string start = MetaKey(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -449,22 +433,22 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::ScanMeta
 }
 
 int64_t Store::CurrentRevision() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return current_rev_;
 }
 
 int64_t Store::CompactRevision() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return compact_rev_;
 }
 
 AppliedPosition Store::Applied() const {
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return applied_;
 }
 
 void Store::WaitForCompaction() const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   compactor_->Wait();
 }
 
@@ -486,12 +470,12 @@ absl::StatusOr<AppliedPosition> Store::Flush() {
 
 std::vector<std::string> Store::KeysWithLease(int64_t lease) const {
   MVCC_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
-  std::shared_lock lock(index_mu_);
+  absl::ReaderMutexLock lock(&index_mu_);
   return index_.KeysWithLease(lease);
 }
 
 uint64_t Store::LiveDataBytes() const {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   uint64_t sst = 0, mem = 0;
   db_->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
@@ -499,7 +483,7 @@ uint64_t Store::LiveDataBytes() const {
 }
 
 absl::Status Store::CompactStorage() {
-  std::shared_lock life(lifecycle_mu_);
+  absl::ReaderMutexLock life(&lifecycle_mu_);
   rocksdb::FlushOptions fo;
   if (absl::Status s = FromRocks(db_->Flush(fo), "flush"); !s.ok()) return s;
   rocksdb::CompactRangeOptions co;

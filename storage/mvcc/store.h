@@ -42,7 +42,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +49,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "etcdserverpb/rpc.pb.h"
 #include "mvccpb/kv.pb.h"
 #include "storage/mvcc/apply_batch.h"
@@ -222,12 +222,12 @@ class Store {
   const StoreOptions options_;
 
   // Held shared by every reader for a whole call; exclusive while InstallSnapshot swaps db_.
-  mutable std::shared_mutex lifecycle_mu_;
+  mutable absl::Mutex lifecycle_mu_;
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
 
   // Guards the index and the committed revisions below.
-  mutable std::shared_mutex index_mu_;
+  mutable absl::Mutex index_mu_;
   KeyIndex index_;
   int64_t current_rev_ = 1;
   int64_t compact_rev_ = -1;
