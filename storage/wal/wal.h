@@ -75,8 +75,9 @@ struct WalOptions {
   // A batch that would take a segment past this size starts the next segment. (A single batch
   // larger than this gets a segment to itself, larger than this.)
   uint64_t segment_bytes = uint64_t{64} << 20;
-  // Prepare the next segment on a thread of the WAL's own (off the append path), or inline
-  // when a segment fills up (deterministic, for tests that count file system operations).
+  // Prepare the next segment on a thread of the WAL's own (off the append path), or inline,
+  // right after a segment is started (deterministic, for tests that count file system
+  // operations). The files on disk go through the same states either way.
   bool prepare_segments_in_background = true;
   // Overwrite a new segment with zeros before use (see segment_preparer.h for why).
   bool zero_fill_segments = true;
