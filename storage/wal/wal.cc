@@ -180,12 +180,18 @@ void Wal::Encode(const BatchContent& c, uint32_t seed) {
   w.PatchBatchHeader(header_at, h);
 }
 
-absl::Status Wal::StartNextSegment() {
-  if (current_ != nullptr && current_->unsynced) {
-    if (absl::Status s = current_->file->Sync(); !s.ok()) return Fail("fdatasync", s);
-    current_->unsynced = false;
-    synced_batch_seq_ = next_batch_seq_ - 1;
+absl::Status Wal::SyncCurrent() {
+  if (current_ == nullptr || !current_->unsynced) return absl::OkStatus();
+  if (absl::Status s = current_->file->Sync(); !s.ok()) {
+    return Fail(absl::StrCat("fdatasync of segment ", current_->seq), s);
   }
+  current_->unsynced = false;
+  synced_batch_seq_ = next_batch_seq_ - 1;
+  return absl::OkStatus();
+}
+
+absl::Status Wal::StartNextSegment() {
+  if (absl::Status s = SyncCurrent(); !s.ok()) return s;
   if (!spare_ready_) {
     if (absl::Status s = preparer_->Wait(spare_seq_); !s.ok()) {
       return Fail(absl::StrCat("preparing segment ", spare_seq_), s);
@@ -294,6 +300,9 @@ absl::Status Wal::SaveSnapshot(const raft::SnapshotMetadata& snapshot) {
 absl::Status Wal::ReleaseTo(raft::Index index) {
   if (closed_) return absl::FailedPreconditionError("wal: ReleaseTo after Close");
   if (!failed_.ok()) return failed_;
+  // The snapshot that allows the removal must be durable before the removal is: it may have
+  // come in a batch saved without sync.
+  if (absl::Status s = SyncCurrent(); !s.ok()) return s;
   const raft::Index limit = std::min(index, state_.snapshot().index);
   while (segments_.size() > 1 && segments_[1].first_index <= limit + 1) {
     // One at a time, oldest first, each removal durable before the next: whatever a crash
@@ -309,11 +318,7 @@ absl::Status Wal::ReleaseTo(raft::Index index) {
 
 absl::Status Wal::Close() {
   if (closed_) return failed_;
-  if (failed_.ok() && current_ != nullptr && current_->unsynced) {
-    if (absl::Status s = current_->file->Sync(); !s.ok()) {
-      (void)Fail(absl::StrCat("fdatasync of segment ", current_->seq), s);
-    }
-  }
+  if (failed_.ok()) (void)SyncCurrent();  // on failure, failed_ says why
   preparer_.reset();
   current_.reset();
   closed_ = true;

@@ -135,7 +135,8 @@ class Wal {
 
   // Removes the oldest segments as long as everything in them is covered by the latest
   // snapshot and up to index: a segment goes when the next one starts at or below
-  // min(index, snapshot index) + 1. Never removes the segment being written.
+  // min(index, snapshot index) + 1. Never removes the segment being written. Makes any batch
+  // saved without sync durable first (the snapshot that allows the removal may be in one).
   absl::Status ReleaseTo(raft::Index index);
 
   // Syncs anything saved without sync, stops the background thread, closes the files. Every
@@ -173,6 +174,8 @@ class Wal {
   absl::Status Fail(std::string_view what, const absl::Status& cause);
   // Writes content as the next batch(es), starting a segment first when needed.
   absl::Status Append(const BatchContent& content, bool sync);
+  // fdatasync of the segment being written if a batch was saved there without sync.
+  absl::Status SyncCurrent();
   // Makes the prepared segment the one being written.
   absl::Status StartNextSegment();
   uint64_t EncodedBytes(const BatchContent& content) const;

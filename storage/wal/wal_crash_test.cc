@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "storage/fs/posix_file_system.h"
 #include "storage/wal/wal.h"
+#include "storage/fs/scratch_dir.h"
 #include "storage/wal/wal_test_util.h"
 
 namespace kvd::wal {
@@ -152,7 +153,7 @@ void ReadFor(int fd, Report& r, std::chrono::microseconds d) {
 TEST(WalCrashTest, AcknowledgedBatchesSurviveSigkillAtRandomPoints) {
   const uint64_t seed = testing::SeedFromEnv("KVD_WAL_CRASH_SEED");
   const int iterations = testing::CountFromEnv("KVD_WAL_CRASH_ITERATIONS", 40);
-  testing::TempDir tmp;
+  fs::ScratchDir tmp;
   const std::string dir = tmp.Sub("wal");
   std::mt19937_64 rng(seed);
   LogModel on_disk;  // what the last recovery found

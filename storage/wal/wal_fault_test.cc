@@ -238,7 +238,8 @@ TEST(WalPowerCutTest, RecoversADurablePrefixAfterEveryPowerCut) {
   int cuts = 0, cuts_in_recovery = 0, torn_tails = 0;
   for (int run = 0; run < runs; ++run) {
     SCOPED_TRACE(testing::Describe(LogModel{}) + " run " + std::to_string(run));
-    std::mt19937_64 rng(seed + static_cast<uint64_t>(run));
+    std::seed_seq run_seed{seed, static_cast<uint64_t>(run)};
+    std::mt19937_64 rng(run_seed);
     fs::FaultInjectingFileSystem fs(rng());
     ASSERT_TRUE(fs.CreateDir(kDir).ok());
     WalOptions options = SmallSegments();

@@ -12,6 +12,7 @@
 #include "storage/fs/fault_injecting_file_system.h"
 #include "storage/fs/posix_file_system.h"
 #include "storage/wal/wal_format.h"
+#include "storage/fs/scratch_dir.h"
 #include "storage/wal/wal_test_util.h"
 
 namespace kvd::wal {
@@ -95,7 +96,7 @@ class WalTest : public ::testing::Test {
     return names;
   }
 
-  testing::TempDir tmp_;
+  fs::ScratchDir tmp_;
   fs::PosixFileSystem fs_;
   WalOptions options_;
   std::unique_ptr<Wal> wal_;

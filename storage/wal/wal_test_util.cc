@@ -1,10 +1,9 @@
 #include "storage/wal/wal_test_util.h"
 
-#include <stdlib.h>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -268,26 +267,5 @@ int CountFromEnv(const char* env, int fallback) {
   if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return std::atoi(v);
   return fallback;
 }
-
-TempDir::TempDir() {
-  std::string base;
-  if (const char* v = std::getenv("KVD_TEST_TMPDIR"); v != nullptr && *v != '\0') {
-    base = v;
-  } else {
-    base = std::filesystem::temp_directory_path().string();
-  }
-  std::string pattern = base + "/kvd-wal-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::string TempDir::Sub(std::string_view name) const { return absl::StrCat(path_, "/", Av(name)); }
 
 }  // namespace kvd::wal::testing

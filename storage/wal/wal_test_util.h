@@ -80,18 +80,4 @@ uint64_t SeedFromEnv(const char* env);
 // A count from the environment variable `env` if set, else `fallback`.
 int CountFromEnv(const char* env, int fallback);
 
-// A fresh directory on the real disk, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(std::string_view name) const;
-
- private:
-  std::string path_;
-};
-
 }  // namespace kvd::wal::testing
