@@ -74,9 +74,10 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
     log.notices.push_back(
         absl::StrCat("wal: removed ", tmp, ", left by an interrupted segment preparation"));
   }
-  if (!contents->leftover_temp_files.empty()) {
-    if (absl::Status s = fs->SyncDir(dir); !s.ok()) return s;
-  }
+  // A process that died between renaming a prepared segment into place and syncing the
+  // directory leaves a name that is only in the page cache; the segment is about to be used, so
+  // make its name durable (and the removals above).
+  if (absl::Status s = fs->SyncDir(dir); !s.ok()) return s;
 
   if (contents->empty_dir) {
     if (!options.create_if_missing) {

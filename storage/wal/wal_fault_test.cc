@@ -196,6 +196,28 @@ TEST_F(WalFaultTest, FailedDirectorySyncInReleaseToLeavesTheWalRefusing) {
   EXPECT_EQ(testing::ModelOf(log), acked_);
 }
 
+// A process that died right after renaming the prepared segment into place, before syncing the
+// directory: after a restart the WAL adopts that segment and writes acknowledged batches into it,
+// so its name must be made durable before it is used.
+TEST_F(WalFaultTest, ASegmentAdoptedAfterARestartHasADurableName) {
+  std::mt19937_64 rng(17);
+  std::unique_ptr<Wal> wal = Open();
+  ASSERT_NE(wal, nullptr);
+  fs_.FailNth(FsOp::kSyncDir, 1);  // the preparer's, after its rename of segment 2
+  SaveAcknowledged(*wal, 1, rng);
+  wal.reset();  // the process dies; the page cache (and segment 2's name in it) lives on
+  wal = Open();
+  ASSERT_NE(wal, nullptr);
+  // Keep the preparation of segment 3 from syncing the directory on our behalf.
+  fs_.FailNth(FsOp::kCreate, 1);
+  while (wal->SegmentSeqs().size() < 2 && !HasFatalFailure()) SaveAcknowledged(*wal, 1, rng);
+  wal.reset();
+  fs_.SimulateCrash(CrashMode::kDropUnsynced);
+  RecoveredLog log;
+  ASSERT_NE(Open(&log), nullptr);
+  EXPECT_EQ(testing::ModelOf(log), acked_);
+}
+
 TEST_F(WalFaultTest, FailedRepairRefusesToOpen) {
   options_.segment_bytes = 1 << 20;  // everything in segment 1
   std::mt19937_64 rng(13);

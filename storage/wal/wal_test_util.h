@@ -34,6 +34,7 @@ struct LogModel {
 
 LogModel ModelOf(const RecoveredLog& log);
 std::string Describe(const LogModel& m);
+inline void PrintTo(const LogModel& m, std::ostream* os) { *os << Describe(m); }
 
 // One call on the WAL. Entries are MakeEntries(first, count, entry_term, max_bytes).
 struct WalOp {
