@@ -180,11 +180,12 @@ int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
   std::filesystem::create_directories(flags.dir);
   const std::string fs_name = FileSystemName(flags.dir);
-  std::printf("directory %s (%s); entries of %zu bytes; %llu MiB segments, zero-filled: %s; "
-              "%.1f s per case\n",
-              flags.dir.c_str(), fs_name.c_str(), flags.entry_bytes,
-              static_cast<unsigned long long>(flags.segment_mib), flags.zero_fill ? "yes" : "no",
-              flags.seconds);
+  std::printf(
+      "directory %s (%s); entries of %zu bytes; %llu MiB segments, zero-filled: %s; "
+      "%.1f s per case\n",
+      flags.dir.c_str(), fs_name.c_str(), flags.entry_bytes,
+      static_cast<unsigned long long>(flags.segment_mib), flags.zero_fill ? "yes" : "no",
+      flags.seconds);
   if (fs_name == "tmpfs") std::printf("WARNING: tmpfs has no disk: fdatasync costs nothing\n");
 
   const double raw_before = RawFdatasyncRate(flags.dir, 256, flags.seconds);
@@ -193,9 +194,10 @@ int main(int argc, char** argv) {
   const double raw_after = RawFdatasyncRate(flags.dir, 256, flags.seconds);
   const double raw = (raw_before + raw_after) / 2;
 
-  std::printf("raw fdatasync (append 256 B + fdatasync): %.0f/s (before %.0f, after %.0f)\n\n",
-              raw, raw_before, raw_after);
-  std::printf("| entries/batch | Saves/s | entries/s | MiB/s | p50 us | p99 us | Saves/s / raw |\n");
+  std::printf("raw fdatasync (append 256 B + fdatasync): %.0f/s (before %.0f, after %.0f)\n\n", raw,
+              raw_before, raw_after);
+  std::printf(
+      "| entries/batch | Saves/s | entries/s | MiB/s | p50 us | p99 us | Saves/s / raw |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [batch, r] : results) {
     std::printf("| %zu | %.0f | %.0f | %.1f | %.0f | %.0f | %.2f |\n", batch, r.saves_per_second,

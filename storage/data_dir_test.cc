@@ -29,9 +29,7 @@ std::string ReadText(const std::string& path) {
   return s.str();
 }
 
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Runs DataDir::Open in a child process (optionally as another user) and returns its outcome.
 // The child keeps the directory open until `hold_fd` (if given) is closed by the parent.
@@ -117,9 +115,8 @@ TEST_F(DataDirTest, NotADirectoryIsRefused) {
   WriteText(P("file"), "x");
   absl::Status s = DataDir::Open(P("file"), true).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(s.message(),
-            absl::StrCat("data directory ", P("file"),
-                         " exists but is not a directory; --data-dir must name one"));
+  EXPECT_EQ(s.message(), absl::StrCat("data directory ", P("file"),
+                                      " exists but is not a directory; --data-dir must name one"));
   s = DataDir::Open(P("file/sub"), true).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(s.message(), "a component of the path is not a directory")) << s;
@@ -160,10 +157,9 @@ TEST_F(DataDirTest, ASecondOpenerIsRefusedWhileTheFirstHoldsIt) {
     // Another process...
     const absl::Status other = OpenInChild(root);
     EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition) << other;
-    EXPECT_TRUE(absl::StrContains(other.message(),
-                                  absl::StrCat("data directory ", root, " is in use: pid ",
-                                               ::getpid(), " holds the lock on ", root,
-                                               "/kvd.lock")))
+    EXPECT_TRUE(absl::StrContains(
+        other.message(), absl::StrCat("data directory ", root, " is in use: pid ", ::getpid(),
+                                      " holds the lock on ", root, "/kvd.lock")))
         << other;
     // ...and another open in this one.
     EXPECT_EQ(DataDir::Open(root, true).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -225,8 +221,8 @@ TEST_F(DataDirTest, AMissingPieceIsRefused) {
   absl::Status s = DataDir::Open(d, true).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(
-      s.message(), absl::StrCat("data directory ", d,
-                                " is incomplete: db/ is missing (wal/, snap/ present)")))
+      s.message(),
+      absl::StrCat("data directory ", d, " is incomplete: db/ is missing (wal/, snap/ present)")))
       << s;
   EXPECT_FALSE(stdfs::exists(d + "/db")) << "nothing is silently recreated";
   stdfs::remove(d + "/wal");

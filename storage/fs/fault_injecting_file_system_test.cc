@@ -56,7 +56,7 @@ TEST_F(FaultInjectingFileSystemTest, RenameAndRemoveNeedADirectorySync) {
   Durable("/d/old", "old");
   Durable("/d/new", "new");
   ASSERT_TRUE(fs_.Rename("/d/new", "/d/old").ok());
-  ASSERT_TRUE(fs_.Remove("/d/old") .ok());
+  ASSERT_TRUE(fs_.Remove("/d/old").ok());
   EXPECT_FALSE(fs_.Exists("/d/old"));
   fs_.SimulateCrash(CrashMode::kDropUnsynced);
   EXPECT_EQ(Read("/d/old"), "old");
@@ -92,7 +92,7 @@ TEST_F(FaultInjectingFileSystemTest, AFailedSyncLosesTheDataEvenAfterALaterSyncS
   ASSERT_TRUE((*f)->WriteAt(0, "v2").ok());
   fs_.FailNth(FsOp::kSync, 1);
   EXPECT_FALSE((*f)->Sync().ok());
-  EXPECT_EQ(Read("/d/a"), "v2");  // still in the page cache...
+  EXPECT_EQ(Read("/d/a"), "v2");   // still in the page cache...
   EXPECT_TRUE((*f)->Sync().ok());  // ...and a retry "succeeds"...
   fs_.SimulateCrash(CrashMode::kDropUnsynced);
   EXPECT_EQ(Read("/d/a"), "v1");  // ...but it never reached the disk

@@ -29,8 +29,6 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string ScratchDir::Sub(std::string_view name) const {
-  return path_ + "/" + std::string(name);
-}
+std::string ScratchDir::Sub(std::string_view name) const { return path_ + "/" + std::string(name); }
 
 }  // namespace kvd::fs

@@ -30,8 +30,8 @@ BatchContent Hard(raft::Term term, raft::NodeId vote, raft::Index commit) {
 
 BatchContent Snapshot(SnapshotKind kind, raft::Index index, raft::Term term) {
   BatchContent b;
-  b.snapshot = SnapshotRecord{.kind = kind, .metadata = {.conf_state = {}, .index = index,
-                                                         .term = term}};
+  b.snapshot =
+      SnapshotRecord{.kind = kind, .metadata = {.conf_state = {}, .index = index, .term = term}};
   return b;
 }
 

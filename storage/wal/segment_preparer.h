@@ -58,7 +58,7 @@ class SegmentPreparer {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<uint64_t> requested_;  // started, not yet waited for
+  std::optional<uint64_t> requested_;   // started, not yet waited for
   std::optional<absl::Status> result_;  // of requested_, once done
   bool stopping_ = false;
   std::thread thread_;  // only in background mode

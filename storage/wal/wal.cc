@@ -49,12 +49,12 @@ absl::Status Repair(fs::FileSystem& fs, const ZeroRepair& r, uint64_t segment_by
 
 Wal::Wal(fs::FileSystem* fs, std::string dir, WalOptions options, uint64_t wal_id)
     : fs_(fs), dir_(std::move(dir)), options_(options), wal_id_(wal_id) {
-  preparer_ = std::make_unique<SegmentPreparer>(
-      fs_, dir_,
-      SegmentSpec{.wal_id = wal_id_,
-                  .segment_bytes = options_.segment_bytes,
-                  .zero_fill = options_.zero_fill_segments},
-      options_.prepare_segments_in_background);
+  preparer_ =
+      std::make_unique<SegmentPreparer>(fs_, dir_,
+                                        SegmentSpec{.wal_id = wal_id_,
+                                                    .segment_bytes = options_.segment_bytes,
+                                                    .zero_fill = options_.zero_fill_segments},
+                                        options_.prepare_segments_in_background);
 }
 
 Wal::~Wal() = default;
@@ -117,13 +117,13 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
     // What recovery read may still sit only in the page cache (the process died, not the
     // machine): make it durable before the caller acts on it.
     if (absl::Status s = (*f)->Sync(); !s.ok()) return s;
-    wal->current_ = std::make_unique<OpenSegment>(OpenSegment{
-        .seq = last.seq,
-        .seed = SegmentSeed({.seq = last.seq, .wal_id = contents->wal_id}),
-        .file = std::move(*f),
-        .end = last.end_offset,
-        .batches = last.batch_count,
-        .unsynced = false});
+    wal->current_ = std::make_unique<OpenSegment>(
+        OpenSegment{.seq = last.seq,
+                    .seed = SegmentSeed({.seq = last.seq, .wal_id = contents->wal_id}),
+                    .file = std::move(*f),
+                    .end = last.end_offset,
+                    .batches = last.batch_count,
+                    .unsynced = false});
   }
   if (contents->spare) {
     wal->spare_seq_ = contents->spare->seq;

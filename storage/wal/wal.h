@@ -12,8 +12,8 @@
 //
 // DURABILITY. When Save() returns OK with sync set, the batch and everything before it is on
 // disk: one write(2) of the whole batch and one fdatasync, whatever the batch size. A batch
-// saved with sync unset becomes durable with the next synced Save (or Close). A batch is atomic
-// at recovery: all of it or none of it.
+// saved with sync unset becomes durable with the next synced Save, SaveSnapshot, ReleaseTo,
+// segment cut or Close. A batch is atomic at recovery: all of it or none of it.
 //
 // FAILURE. If a write, fdatasync, preallocation, rename, remove or directory sync fails, the
 // call that hit it returns an error and the WAL is dead: every later call returns that error.
@@ -87,9 +87,9 @@ struct WalOptions {
 
 // What Open recovered.
 struct RecoveredLog {
-  raft::HardState hard_state;         // IsEmpty() when none was saved
-  raft::SnapshotMetadata snapshot;    // index 0 when none was saved
-  std::vector<raft::Entry> entries;   // snapshot.index + 1, snapshot.index + 2, ...
+  raft::HardState hard_state;        // IsEmpty() when none was saved
+  raft::SnapshotMetadata snapshot;   // index 0 when none was saved
+  std::vector<raft::Entry> entries;  // snapshot.index + 1, snapshot.index + 2, ...
   // What recovery did that an operator should know of (a torn tail cut off, leftover files
   // removed), one line each, for the caller to log.
   std::vector<std::string> notices;
@@ -187,10 +187,10 @@ class Wal {
   const uint64_t wal_id_;
 
   LogState state_;
-  std::deque<Segment> segments_;  // holding data, oldest first; the last one is current_
+  std::deque<Segment> segments_;          // holding data, oldest first; the last one is current_
   std::unique_ptr<OpenSegment> current_;  // null until the first batch of a new WAL
-  uint64_t spare_seq_ = 0;    // the prepared (or in preparation) next segment
-  bool spare_ready_ = false;  // spare_seq_ is on disk, ready to use
+  uint64_t spare_seq_ = 0;                // the prepared (or in preparation) next segment
+  bool spare_ready_ = false;              // spare_seq_ is on disk, ready to use
   std::unique_ptr<SegmentPreparer> preparer_;
   uint64_t next_batch_seq_ = 1;
   uint64_t synced_batch_seq_ = 0;

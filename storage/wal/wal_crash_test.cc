@@ -20,8 +20,8 @@
 
 #include "gtest/gtest.h"
 #include "storage/fs/posix_file_system.h"
-#include "storage/wal/wal.h"
 #include "storage/fs/scratch_dir.h"
+#include "storage/wal/wal.h"
 #include "storage/wal/wal_test_util.h"
 
 namespace kvd::wal {
@@ -218,9 +218,8 @@ TEST(WalCrashTest, AcknowledgedBatchesSurviveSigkillAtRandomPoints) {
   }
   std::cout << iterations << " kills, " << acked_total << " operations acknowledged; "
             << killed_in_flight << " kills with an operation in flight (recovered in "
-            << in_flight_recovered << "), " << finished
-            << " writers finished first, " << with_notices
-            << " recoveries repaired something\n";
+            << in_flight_recovered << "), " << finished << " writers finished first, "
+            << with_notices << " recoveries repaired something\n";
 }
 
 }  // namespace

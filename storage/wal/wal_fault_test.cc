@@ -256,7 +256,7 @@ TEST_F(WalFaultTest, FailedRepairRefusesToOpen) {
 // the last one acknowledged as durable.
 TEST(WalPowerCutTest, RecoversADurablePrefixAfterEveryPowerCut) {
   const uint64_t seed = testing::SeedFromEnv("KVD_WAL_POWER_CUT_SEED");
-  const int runs = testing::CountFromEnv("KVD_WAL_POWER_CUT_RUNS", 40);
+  const int runs = testing::CountFromEnv("KVD_WAL_POWER_CUT_RUNS", 100);
   int cuts = 0, cuts_in_recovery = 0, torn_tails = 0;
   for (int run = 0; run < runs; ++run) {
     SCOPED_TRACE(testing::Describe(LogModel{}) + " run " + std::to_string(run));
@@ -305,8 +305,8 @@ TEST(WalPowerCutTest, RecoversADurablePrefixAfterEveryPowerCut) {
       ASSERT_LT(match, history.size())
           << "recovered " << testing::Describe(got) << "\nwhich is no prefix of the "
           << history.size() - 1 << " operations issued at or after the durable one: "
-          << testing::Describe(history[durable]) << "\nlast issued: "
-          << testing::Describe(history.back());
+          << testing::Describe(history[durable])
+          << "\nlast issued: " << testing::Describe(history.back());
       history.resize(match + 1);
       durable = match;  // Open syncs what it recovered
 
@@ -320,8 +320,8 @@ TEST(WalPowerCutTest, RecoversADurablePrefixAfterEveryPowerCut) {
         const absl::Status s = testing::ApplyToWal(*wal, op);
         if (s.ok()) {
           if (op.kind != WalOp::Kind::kReleaseTo) history.push_back(std::move(next));
-          const bool synced = (op.kind == WalOp::Kind::kSave && op.sync) ||
-                              op.kind == WalOp::Kind::kSaveSnapshot;
+          const bool synced =
+              (op.kind == WalOp::Kind::kSave && op.sync) || op.kind == WalOp::Kind::kSaveSnapshot;
           if (synced) durable = history.size() - 1;
           continue;
         }

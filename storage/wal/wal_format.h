@@ -169,14 +169,14 @@ class FrameWriter {
 // What ParseFrame found at an offset.
 struct Frame {
   enum class Status : uint8_t {
-    kValid,     // checksum good: type and payload are set
-    kZero,      // the frame header is all zero bytes (or the segment ends in zeros before one)
-    kBad,       // anything else: short, too long, checksum or padding wrong
+    kValid,  // checksum good: type and payload are set
+    kZero,   // the frame header is all zero bytes (or the segment ends in zeros before one)
+    kBad,    // anything else: short, too long, checksum or padding wrong
   };
   Status status = Status::kBad;
   RecordType type = RecordType::kBatchHeader;
   std::string_view payload;
-  uint64_t bytes = 0;  // whole frame, padding included (kValid only)
+  uint64_t bytes = 0;   // whole frame, padding included (kValid only)
   std::string problem;  // why it is kBad
 };
 

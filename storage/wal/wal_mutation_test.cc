@@ -98,11 +98,11 @@ enum class Mutation {
   kRenameSegment,
 };
 constexpr int kMutationCount = 10;
-const char* const kMutationNames[] = {"bit flips",         "garbage",
-                                      "lost sectors",      "truncation",
-                                      "appended garbage",  "garbage after the data",
-                                      "segment removed",   "segment duplicated",
-                                      "segments swapped",  "segment renamed"};
+const char* const kMutationNames[] = {"bit flips",        "garbage",
+                                      "lost sectors",     "truncation",
+                                      "appended garbage", "garbage after the data",
+                                      "segment removed",  "segment duplicated",
+                                      "segments swapped", "segment renamed"};
 
 struct Mutant {
   std::map<std::string, std::string> files;
@@ -213,7 +213,7 @@ Mutant Mutate(const Specimen& s, Mutation m, std::mt19937_64& rng) {
 
 TEST(WalMutationTest, DamagedWalsRecoverAPrefixOrAreRefused) {
   const uint64_t seed = testing::SeedFromEnv("KVD_WAL_MUTATION_SEED");
-  const int iterations = testing::CountFromEnv("KVD_WAL_MUTATION_ITERATIONS", 3000);
+  const int iterations = testing::CountFromEnv("KVD_WAL_MUTATION_ITERATIONS", 4000);
   std::mt19937_64 rng(seed);
   std::vector<Specimen> specimens;
   for (int i = 0; i < 4; ++i) specimens.push_back(Write(rng()));
@@ -230,7 +230,8 @@ TEST(WalMutationTest, DamagedWalsRecoverAPrefixOrAreRefused) {
 
     fs::FaultInjectingFileSystem fs;
     ASSERT_TRUE(fs.CreateDir(kDir).ok());
-    for (const auto& [name, bytes] : mutant.files) fs.PutDurableFile(fs::JoinPath(kDir, name), bytes);
+    for (const auto& [name, bytes] : mutant.files)
+      fs.PutDurableFile(fs::JoinPath(kDir, name), bytes);
     WalOptions options = s.options;
     options.create_if_missing = false;
     absl::StatusOr<Wal::Opened> o = Wal::Open(&fs, kDir, options);

@@ -13,8 +13,8 @@ namespace kvd::wal {
 namespace {
 
 absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("wal: corrupt segment ", path, " at byte offset ",
-                                          offset, ": ", what));
+  return absl::DataLossError(
+      absl::StrCat("wal: corrupt segment ", path, " at byte offset ", offset, ": ", what));
 }
 
 const char* RecordTypeName(RecordType t) {
@@ -88,7 +88,8 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
     return Corrupt(path, start, absl::StrCat("batch header gives a size of ", h->batch_bytes));
   }
   if (h->batch_bytes > seg.size() - start) {
-    return stop(start, absl::StrCat("batch of ", h->batch_bytes, " bytes runs past the end"), false);
+    return stop(start, absl::StrCat("batch of ", h->batch_bytes, " bytes runs past the end"),
+                false);
   }
   const uint64_t end = start + h->batch_bytes;
   ParsedBatch b;
@@ -102,15 +103,16 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
     }
     const Frame f = ParseFrame(seg.substr(0, end), off, seed);
     if (f.status == Frame::Status::kZero) {
-      return stop(off, absl::StrCat("zero bytes where record ", k + 1, " of ", h->record_count,
-                                    " of batch ", h->seq, " belongs"),
+      return stop(off,
+                  absl::StrCat("zero bytes where record ", k + 1, " of ", h->record_count,
+                               " of batch ", h->seq, " belongs"),
                   true);
     }
     if (f.status == Frame::Status::kBad) return stop(off, f.problem, false);
     auto misplaced = [&] {
-      return Corrupt(path, off,
-                     absl::StrCat("a ", RecordTypeName(f.type), " record out of order in batch ",
-                                  h->seq));
+      return Corrupt(
+          path, off,
+          absl::StrCat("a ", RecordTypeName(f.type), " record out of order in batch ", h->seq));
     };
     auto bad_payload = [&](const absl::Status& s) {
       return Corrupt(path, off,
@@ -156,8 +158,10 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
   }
   if (off != end) {
     return Corrupt(path, start,
-                   absl::StrCat("batch ", h->seq, " holds ", off - start, " bytes of records, its "
-                                "header says ", h->batch_bytes));
+                   absl::StrCat("batch ", h->seq, " holds ", off - start,
+                                " bytes of records, its "
+                                "header says ",
+                                h->batch_bytes));
   }
   a.batch = std::move(b);
   return a;
@@ -216,10 +220,10 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
   }
   for (size_t i = 1; i < files.size(); ++i) {
     if (files[i].seq != files[i - 1].seq + 1) {
-      return absl::DataLossError(absl::StrCat(
-          "wal: segment ", fs::JoinPath(dir, SegmentFileName(files[i - 1].seq + 1)),
-          " is missing: the WAL in ", dir, " holds segments ", files[i - 1].seq, " and ",
-          files[i].seq, " but nothing between them"));
+      return absl::DataLossError(
+          absl::StrCat("wal: segment ", fs::JoinPath(dir, SegmentFileName(files[i - 1].seq + 1)),
+                       " is missing: the WAL in ", dir, " holds segments ", files[i - 1].seq,
+                       " and ", files[i].seq, " but nothing between them"));
     }
   }
 
@@ -243,8 +247,8 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     if (!bytes.ok()) return bytes.status();
     absl::StatusOr<SegmentHeader> header = DecodeSegmentHeader(*bytes);
     if (!header.ok()) {
-      return absl::Status(header.status().code(),
-                          absl::StrCat("wal: segment ", file.path, ": ", header.status().message()));
+      return absl::Status(header.status().code(), absl::StrCat("wal: segment ", file.path, ": ",
+                                                               header.status().message()));
     }
     if (header->seq != file.seq) {
       return Corrupt(file.path, 16,
@@ -312,14 +316,14 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       }
       if (b.header.seq == 0 || b.header.synced_seq >= b.header.seq) {
         return Corrupt(file.path, off,
-                       absl::StrCat("batch ", b.header.seq, " claims batch ",
-                                    b.header.synced_seq, " was synced before it"));
+                       absl::StrCat("batch ", b.header.seq, " claims batch ", b.header.synced_seq,
+                                    " was synced before it"));
       }
       const BatchContent content{b.segment_start, b.snapshot, b.entries, b.hard_state};
       if (absl::Status s = out.state.Check(content); !s.ok()) {
-        return Corrupt(file.path, off,
-                       absl::StrCat("batch ", b.header.seq, " breaks the log's rules: ",
-                                    s.message()));
+        return Corrupt(
+            file.path, off,
+            absl::StrCat("batch ", b.header.seq, " breaks the log's rules: ", s.message()));
       }
       out.state.Apply(content);
       // Mirror the batch into the recovered entries the way LogState applied it.
@@ -369,12 +373,12 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       }
     }
     if (proof) {
-      return Corrupt(path, problem->offset,
-                     absl::StrCat(problem->what, ". This is not a torn write: the batch at ",
-                                  proof->first, " offset ", proof->second,
-                                  " proves that batch ", unacknowledged,
-                                  " had been made durable. The log cannot be trusted; replace "
-                                  "this member's data (e.g. remove the member and add it back)"));
+      return Corrupt(
+          path, problem->offset,
+          absl::StrCat(problem->what, ". This is not a torn write: the batch at ", proof->first,
+                       " offset ", proof->second, " proves that batch ", unacknowledged,
+                       " had been made durable. The log cannot be trusted; replace "
+                       "this member's data (e.g. remove the member and add it back)"));
     }
     if (problem->batches_before == 0 && has_next) {
       return Corrupt(path, problem->offset,
@@ -385,9 +389,9 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     // acknowledged. Zero it and anything after it.
     const uint64_t end = EndOfNonZero(problem->bytes, problem->batch_start);
     out.notices.push_back(absl::StrCat(
-        "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start,
-        ", ", end, ") (", problem->what, " at offset ", problem->offset, "), from batch ",
-        unacknowledged, " on, which was never acknowledged"));
+        "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start, ", ",
+        end, ") (", problem->what, " at offset ", problem->offset, "), from batch ", unacknowledged,
+        " on, which was never acknowledged"));
     if (end > problem->batch_start) out.repairs.push_back({path, problem->batch_start, end});
     if (problem->batches_before == 0) {
       out.spare = SegmentOnDisk{files[problem->file].seq, path, 0, kSegmentHeaderBytes, 0};
@@ -396,8 +400,7 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       const uint64_t next_end = EndOfNonZero(next_bytes, kSegmentHeaderBytes);
       if (next_end > kSegmentHeaderBytes) {
         out.notices.push_back(absl::StrCat("wal: discarded a torn write in ", next_path,
-                                           ": bytes [", kSegmentHeaderBytes, ", ", next_end,
-                                           ")"));
+                                           ": bytes [", kSegmentHeaderBytes, ", ", next_end, ")"));
         out.repairs.push_back({next_path, kSegmentHeaderBytes, next_end});
       }
       out.spare = SegmentOnDisk{files[problem->file + 1].seq, next_path, 0, kSegmentHeaderBytes, 0};

@@ -108,8 +108,8 @@ class RecoveryTest : public ::testing::Test {
     absl::StatusOr<Wal::Opened> o = Reopen();
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.status().code(), absl::StatusCode::kDataLoss) << o.status();
-    EXPECT_TRUE(absl::StrContains(
-        o.status().message(), absl::StrCat(Path(seq), " at byte offset ", offset, ":")))
+    EXPECT_TRUE(absl::StrContains(o.status().message(),
+                                  absl::StrCat(Path(seq), " at byte offset ", offset, ":")))
         << o.status();
   }
 
@@ -171,7 +171,8 @@ TEST_F(RecoveryTest, TornTailVariantsAreCutOff) {
        }},
       {"garbage after the last batch",
        [&](std::string& s) {
-         for (uint64_t i = 0; i < 300; ++i) s[last.offset + last.bytes + i] = static_cast<char>(rng());
+         for (uint64_t i = 0; i < 300; ++i)
+           s[last.offset + last.bytes + i] = static_cast<char>(rng());
        }},
       {"file cut short in the last batch",
        [&](std::string& s) { s.resize(last.offset + last.bytes - 9); }},
@@ -283,8 +284,10 @@ TEST_F(RecoveryTest, AValidRecordThatBreaksTheRulesIsCorruption) {
   // A well-formed batch, checksums and all, whose entry leaves a gap.
   std::string extra;
   FrameWriter w(&extra, SegmentSeed(*DecodeSegmentHeader(seg)));
-  BatchHeader h{.seq = batches.back().seq + 1, .synced_seq = batches.back().seq,
-                .record_count = 1, .batch_bytes = 0};
+  BatchHeader h{.seq = batches.back().seq + 1,
+                .synced_seq = batches.back().seq,
+                .record_count = 1,
+                .batch_bytes = 0};
   const size_t at = w.AppendBatchHeader(h);
   w.AppendEntry(testing::MakeEntry(50, 1));
   h.batch_bytes = extra.size();
@@ -320,8 +323,8 @@ TEST_F(RecoveryTest, MissingMiddleSegmentIsAnError) {
   ASSERT_TRUE(fs_.Remove(Path(2)).ok());
   absl::StatusOr<Wal::Opened> o = Reopen();
   ASSERT_EQ(o.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(absl::StrContains(o.status().message(),
-                                absl::StrCat("segment ", Path(2), " is missing")))
+  EXPECT_TRUE(
+      absl::StrContains(o.status().message(), absl::StrCat("segment ", Path(2), " is missing")))
       << o.status();
 }
 

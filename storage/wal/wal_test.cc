@@ -11,8 +11,8 @@
 #include "gtest/gtest.h"
 #include "storage/fs/fault_injecting_file_system.h"
 #include "storage/fs/posix_file_system.h"
-#include "storage/wal/wal_format.h"
 #include "storage/fs/scratch_dir.h"
+#include "storage/wal/wal_format.h"
 #include "storage/wal/wal_test_util.h"
 
 namespace kvd::wal {
@@ -26,9 +26,8 @@ raft::HardState Hs(raft::Term term, raft::NodeId vote, raft::Index commit) {
 }
 
 raft::SnapshotMetadata Snap(raft::Index index, raft::Term term) {
-  return raft::SnapshotMetadata{.conf_state = {.voters = {1, 2, 3}, .learners = {}},
-                                .index = index,
-                                .term = term};
+  return raft::SnapshotMetadata{
+      .conf_state = {.voters = {1, 2, 3}, .learners = {}}, .index = index, .term = term};
 }
 
 class WalTest : public ::testing::Test {
@@ -71,9 +70,9 @@ class WalTest : public ::testing::Test {
 
   void SaveSnapshot(const raft::SnapshotMetadata& s) {
     ASSERT_TRUE(wal_->SaveSnapshot(s).ok());
-    model_.entries.erase(model_.entries.begin(),
-                         model_.entries.begin() +
-                             static_cast<ptrdiff_t>(s.index - model_.snapshot.index));
+    model_.entries.erase(
+        model_.entries.begin(),
+        model_.entries.begin() + static_cast<ptrdiff_t>(s.index - model_.snapshot.index));
     model_.snapshot = s;
   }
 
@@ -398,8 +397,8 @@ TEST_F(WalSyncTest, UnsyncedBatchesAreLostInACrashUntilASyncedSaveOrClose) {
   {
     std::unique_ptr<Wal> wal = Open();
     ASSERT_TRUE(wal->Save(&hs, a).ok());
-    ASSERT_TRUE(wal->Save({.snapshot = nullptr, .entries = b, .hard_state = nullptr, .sync = false})
-                    .ok());
+    ASSERT_TRUE(
+        wal->Save({.snapshot = nullptr, .entries = b, .hard_state = nullptr, .sync = false}).ok());
   }
   fs_.SimulateCrash(fs::CrashMode::kDropUnsynced);
   RecoveredLog log;

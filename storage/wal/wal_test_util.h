@@ -41,15 +41,15 @@ struct WalOp {
   enum class Kind : uint8_t { kSave, kSaveSnapshot, kReleaseTo };
   Kind kind = Kind::kSave;
   bool sync = true;
-  bool install = false;               // kSave: carries an installed snapshot
-  raft::SnapshotMetadata snapshot;    // kSave with install, kSaveSnapshot
-  raft::Index first = 0;              // kSave: entries
+  bool install = false;             // kSave: carries an installed snapshot
+  raft::SnapshotMetadata snapshot;  // kSave with install, kSaveSnapshot
+  raft::Index first = 0;            // kSave: entries
   uint32_t count = 0;
   raft::Term entry_term = 0;
   uint32_t max_bytes = 600;
-  bool has_hard_state = false;        // kSave
+  bool has_hard_state = false;  // kSave
   raft::HardState hard_state;
-  raft::Index release_to = 0;         // kReleaseTo
+  raft::Index release_to = 0;  // kReleaseTo
 
   // A fixed-size form for sending over a pipe.
   static constexpr size_t kWireBytes = 96;
