@@ -57,6 +57,11 @@
 // its predecessors, which is what lets old segments be removed. The opening batch is written in
 // the same write as the batch that caused the segment to be started.
 //
+// WHY NOT PROTOBUF. Records use this fixed little-endian layout rather than the raftpb messages:
+// the frame already carries length and checksum, so protobuf would add only varint decoding and a
+// copy per entry, and the WAL would pull the generated gRPC/protobuf code into every binary that
+// touches the log. Evolution is by the format version in the segment header.
+//
 // MEANING OF RECORDS, applied in order (storage/wal/log_state.h checks and applies them):
 //   segment start F   the first segment read: the log starts empty before index F; any later
 //                     segment: F must be last index + 1.
