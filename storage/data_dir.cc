@@ -59,9 +59,8 @@ absl::Status CheckNothingButAnInterruptedInit(fs::FileSystem& fs, const std::str
   }
   if (foreign.empty()) return absl::OkStatus();
   std::sort(foreign.begin(), foreign.end());
-  const bool looks_like_kvd =
-      std::find(foreign.begin(), foreign.end(), "wal") != foreign.end() ||
-      std::find(foreign.begin(), foreign.end(), "db") != foreign.end();
+  const bool looks_like_kvd = std::find(foreign.begin(), foreign.end(), "wal") != foreign.end() ||
+                              std::find(foreign.begin(), foreign.end(), "db") != foreign.end();
   return absl::FailedPreconditionError(absl::StrCat(
       "data directory ", root, " is not empty (it holds ", absl::StrJoin(foreign, ", "),
       ") but has no ", kVersionFile, ": ",
@@ -101,9 +100,8 @@ absl::StatusOr<uint32_t> ReadVersion(fs::FileSystem& fs, const std::string& root
   absl::StatusOr<std::string> text = fs.ReadFile(path);
   if (!text.ok()) {
     if (absl::IsPermissionDenied(text.status())) {
-      return absl::PermissionDeniedError(absl::StrCat("cannot read ", path, ": ",
-                                                      text.status().message(), "; ",
-                                                      WhatToDoAboutPermissions()));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot read ", path, ": ", text.status().message(), "; ", WhatToDoAboutPermissions()));
     }
     return text.status();
   }
@@ -125,10 +123,9 @@ absl::StatusOr<int> Lock(const std::string& root) {
   if (fd < 0) {
     const int err = errno;
     if (err == EACCES || err == EPERM || err == EROFS) {
-      return absl::PermissionDeniedError(absl::StrCat("data directory ", root,
-                                                      " is not writable: cannot open ", path,
-                                                      ": ", Errno(err), "; ",
-                                                      WhatToDoAboutPermissions()));
+      return absl::PermissionDeniedError(
+          absl::StrCat("data directory ", root, " is not writable: cannot open ", path, ": ",
+                       Errno(err), "; ", WhatToDoAboutPermissions()));
     }
     return fs::PosixError(err, "open", path);
   }
@@ -220,9 +217,9 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
       return absl::FailedPreconditionError(
           absl::StrCat("data directory ", root, " is on a read-only file system"));
     }
-    return absl::PermissionDeniedError(absl::StrCat("data directory ", root,
-                                                    " is not writable by this process: ",
-                                                    Errno(err), "; ", WhatToDoAboutPermissions()));
+    return absl::PermissionDeniedError(
+        absl::StrCat("data directory ", root, " is not writable by this process: ", Errno(err),
+                     "; ", WhatToDoAboutPermissions()));
   }
 
   fs::PosixFileSystem fs;
@@ -247,10 +244,10 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
     absl::StatusOr<uint32_t> version = ReadVersion(fs, root);
     if (!version.ok()) return version.status();
     if (*version != kDataDirFormatVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory ", root, " was written by format version ", *version,
-          "; this kvd reads version ", kDataDirFormatVersion,
-          ". Run a kvd release that reads version ", *version, " on it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", root, " was written by format version ", *version,
+                       "; this kvd reads version ", kDataDirFormatVersion,
+                       ". Run a kvd release that reads version ", *version, " on it"));
     }
     std::vector<std::string> present, missing;
     for (const char* part : kParts) {
@@ -264,9 +261,9 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
             absl::StrCat("data directory ", root, " is damaged: ", p, " is not a directory"));
       }
       if (::access(p.c_str(), R_OK | W_OK | X_OK) != 0) {
-        return absl::PermissionDeniedError(absl::StrCat(p, " is not writable by this process: ",
-                                                        Errno(errno), "; ",
-                                                        WhatToDoAboutPermissions()));
+        return absl::PermissionDeniedError(
+            absl::StrCat(p, " is not writable by this process: ", Errno(errno), "; ",
+                         WhatToDoAboutPermissions()));
       }
       present.push_back(absl::StrCat(part, "/"));
     }
@@ -283,17 +280,17 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
 
   if (absl::Status s = CheckNothingButAnInterruptedInit(fs, root, *names); !s.ok()) return s;
   if (!create_if_missing) {
-    return absl::NotFoundError(
-        absl::StrCat("data directory ", root, " is not initialized (it holds no ", kVersionFile,
-                     ")"));
+    return absl::NotFoundError(absl::StrCat(
+        "data directory ", root, " is not initialized (it holds no ", kVersionFile, ")"));
   }
   for (const char* part : kParts) {
     if (absl::Status s = fs.CreateDir(fs::JoinPath(root, part)); !s.ok()) return s;
   }
   // kvd.version goes last, and its rename is made durable together with the new directories
   // (one fsync of root): from then on the layout is complete.
-  if (absl::Status s = fs::WriteFileAtomically(
-          fs, root, std::string(kVersionFile), absl::StrCat(kVersionPrefix, kDataDirFormatVersion, "\n"));
+  if (absl::Status s =
+          fs::WriteFileAtomically(fs, root, std::string(kVersionFile),
+                                  absl::StrCat(kVersionPrefix, kDataDirFormatVersion, "\n"));
       !s.ok()) {
     return s;
   }

@@ -311,11 +311,9 @@ absl::Status FaultInjectingFileSystem::FileSync(Inode& inode, uint64_t generatio
 }
 
 absl::Status FaultInjectingFileSystem::FileResize(Inode& inode, uint64_t generation,
-                                                  const std::string& path, FsOp op,
-                                                  uint64_t size) {
+                                                  const std::string& path, FsOp op, uint64_t size) {
   std::lock_guard lock(mu_);
-  const std::string what =
-      absl::StrCat(op == FsOp::kTruncate ? "ftruncate " : "fallocate ", path);
+  const std::string what = absl::StrCat(op == FsOp::kTruncate ? "ftruncate " : "fallocate ", path);
   if (generation != generation_) return absl::FailedPreconditionError(what + ": stale handle");
   if (absl::Status s = BeginMutation(op, what); !s.ok()) return s;
   Inode::Change c{op == FsOp::kTruncate ? Inode::ChangeKind::kTruncate : Inode::ChangeKind::kGrow,
@@ -333,12 +331,12 @@ absl::StatusOr<std::string> FaultInjectingFileSystem::ReadFile(const std::string
   return inode->live;
 }
 
-absl::StatusOr<std::vector<std::string>> FaultInjectingFileSystem::ListDir(
-    const std::string& dir) {
+absl::StatusOr<std::vector<std::string>> FaultInjectingFileSystem::ListDir(const std::string& dir) {
   std::lock_guard lock(mu_);
   if (absl::Status s = CheckRunning("opendir " + dir); !s.ok()) return s;
   const Directory* d = FindDir(dir);
-  if (d == nullptr) return absl::NotFoundError(absl::StrCat("opendir ", dir, ": no such directory"));
+  if (d == nullptr)
+    return absl::NotFoundError(absl::StrCat("opendir ", dir, ": no such directory"));
   std::vector<std::string> names;
   for (const auto& [name, inode] : d->live) names.push_back(name);
   return names;

@@ -88,10 +88,9 @@ class PosixWritableFile final : public WritableFile {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WritableFile>> PosixFileSystem::OpenWritable(
-    const std::string& path, OpenMode mode) {
-  const int flags =
-      O_WRONLY | O_CLOEXEC | (mode == OpenMode::kCreateNew ? (O_CREAT | O_EXCL) : 0);
+absl::StatusOr<std::unique_ptr<WritableFile>> PosixFileSystem::OpenWritable(const std::string& path,
+                                                                            OpenMode mode) {
+  const int flags = O_WRONLY | O_CLOEXEC | (mode == OpenMode::kCreateNew ? (O_CREAT | O_EXCL) : 0);
   const int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return PosixError(errno, "open", path);
   return std::make_unique<PosixWritableFile>(fd, path);

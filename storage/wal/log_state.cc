@@ -54,13 +54,13 @@ absl::Status LogState::Check(const BatchContent& b) const {
                                    " contradicts the one recorded with term ", snapshot_.term));
       }
       if (s.index > last) {
-        return Broken(absl::StrCat("a snapshot at index ", s.index,
-                                   " is beyond the last index ", last));
+        return Broken(
+            absl::StrCat("a snapshot at index ", s.index, " is beyond the last index ", last));
       }
       const raft::Index commit = b.hard_state ? b.hard_state->commit : hard_state_.commit;
       if (s.index > commit) {
-        return Broken(absl::StrCat("a snapshot at index ", s.index,
-                                   " is beyond the commit index ", commit));
+        return Broken(
+            absl::StrCat("a snapshot at index ", s.index, " is beyond the commit index ", commit));
       }
       if (started_ && s.index >= first_) {
         const raft::Term t = terms_[s.index - first_];
@@ -79,8 +79,7 @@ absl::Status LogState::Check(const BatchContent& b) const {
       return Broken(absl::StrCat("entry ", e0, " is not after the snapshot at ", snap_index));
     }
     if (e0 > last + 1) {
-      return Broken(
-          absl::StrCat("entry ", e0, " would leave a gap after the last index ", last));
+      return Broken(absl::StrCat("entry ", e0, " would leave a gap after the last index ", last));
     }
     if (e0 <= last && e0 <= hard_state_.commit) {
       return Broken(absl::StrCat("entry ", e0, " would replace a committed entry (commit index ",
@@ -97,12 +96,12 @@ absl::Status LogState::Check(const BatchContent& b) const {
     for (size_t k = 0; k < b.entries.size(); ++k) {
       const raft::Entry& e = b.entries[k];
       if (e.index != e0 + k) {
-        return Broken(absl::StrCat("entries are not consecutive: index ", e.index, " follows ",
-                                   e0 + k - 1));
+        return Broken(
+            absl::StrCat("entries are not consecutive: index ", e.index, " follows ", e0 + k - 1));
       }
       if (e.term == 0 || e.term < prev_term) {
-        return Broken(absl::StrCat("entry ", e.index, " has term ", e.term,
-                                   ", below the term ", prev_term, " of the entry before it"));
+        return Broken(absl::StrCat("entry ", e.index, " has term ", e.term, ", below the term ",
+                                   prev_term, " of the entry before it"));
       }
       prev_term = e.term;
     }
@@ -121,12 +120,12 @@ absl::Status LogState::Check(const BatchContent& b) const {
                                  hard_state_.vote, " to ", hs.vote));
     }
     if (hs.commit < hard_state_.commit) {
-      return Broken(absl::StrCat("hard state commit ", hs.commit,
-                                 " is below the recorded commit ", hard_state_.commit));
+      return Broken(absl::StrCat("hard state commit ", hs.commit, " is below the recorded commit ",
+                                 hard_state_.commit));
     }
     if (hs.commit > last) {
-      return Broken(absl::StrCat("hard state commit ", hs.commit, " is beyond the last index ",
-                                 last));
+      return Broken(
+          absl::StrCat("hard state commit ", hs.commit, " is beyond the last index ", last));
     }
   }
   return absl::OkStatus();

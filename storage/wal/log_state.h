@@ -30,9 +30,7 @@ struct BatchContent {
   std::span<const raft::Entry> entries;
   std::optional<raft::HardState> hard_state;
 
-  bool empty() const {
-    return !segment_start && !snapshot && entries.empty() && !hard_state;
-  }
+  bool empty() const { return !segment_start && !snapshot && entries.empty() && !hard_state; }
 };
 
 class LogState {

@@ -56,6 +56,11 @@ SegmentPreparer::~SegmentPreparer() {
 }
 
 void SegmentPreparer::Start(uint64_t seq) {
+  if (!background_) {
+    requested_ = seq;
+    result_ = PrepareSegment(*fs_, dir_, spec_, seq);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     requested_ = seq;
@@ -68,13 +73,6 @@ absl::Status SegmentPreparer::Wait(uint64_t seq) {
   std::unique_lock lock(mu_);
   if (requested_ != seq) {
     return absl::InternalError(absl::StrCat("wal: segment ", seq, " was never asked for"));
-  }
-  if (!background_) {
-    lock.unlock();
-    absl::Status s = PrepareSegment(*fs_, dir_, spec_, seq);
-    lock.lock();
-    requested_.reset();
-    return s;
   }
   cv_.wait(lock, [&] { return result_.has_value(); });
   absl::Status s = *std::move(result_);

@@ -41,8 +41,9 @@ class SegmentPreparer {
   SegmentPreparer(const SegmentPreparer&) = delete;
   SegmentPreparer& operator=(const SegmentPreparer&) = delete;
 
-  // Begins preparing segment seq (in background mode; otherwise Wait does the work). At most one
-  // segment is in preparation: call Wait for it before the next Start.
+  // Begins preparing segment seq: on the preparer's thread in background mode, at once
+  // otherwise (the outcome is kept for Wait). At most one segment is in preparation: call Wait
+  // for it before the next Start.
   void Start(uint64_t seq);
   // Returns once segment seq, the one last Started, is ready, or with the error that stopped it.
   absl::Status Wait(uint64_t seq);
@@ -57,7 +58,7 @@ class SegmentPreparer {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<uint64_t> requested_;  // started, not yet waited for
+  std::optional<uint64_t> requested_;   // started, not yet waited for
   std::optional<absl::Status> result_;  // of requested_, once done
   bool stopping_ = false;
   std::thread thread_;  // only in background mode

@@ -49,12 +49,12 @@ absl::Status Repair(fs::FileSystem& fs, const ZeroRepair& r, uint64_t segment_by
 
 Wal::Wal(fs::FileSystem* fs, std::string dir, WalOptions options, uint64_t wal_id)
     : fs_(fs), dir_(std::move(dir)), options_(options), wal_id_(wal_id) {
-  preparer_ = std::make_unique<SegmentPreparer>(
-      fs_, dir_,
-      SegmentSpec{.wal_id = wal_id_,
-                  .segment_bytes = options_.segment_bytes,
-                  .zero_fill = options_.zero_fill_segments},
-      options_.prepare_segments_in_background);
+  preparer_ =
+      std::make_unique<SegmentPreparer>(fs_, dir_,
+                                        SegmentSpec{.wal_id = wal_id_,
+                                                    .segment_bytes = options_.segment_bytes,
+                                                    .zero_fill = options_.zero_fill_segments},
+                                        options_.prepare_segments_in_background);
 }
 
 Wal::~Wal() = default;
@@ -74,9 +74,10 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
     log.notices.push_back(
         absl::StrCat("wal: removed ", tmp, ", left by an interrupted segment preparation"));
   }
-  if (!contents->leftover_temp_files.empty()) {
-    if (absl::Status s = fs->SyncDir(dir); !s.ok()) return s;
-  }
+  // A process that died between renaming a prepared segment into place and syncing the
+  // directory leaves a name that is only in the page cache; the segment is about to be used, so
+  // make its name durable (and the removals above).
+  if (absl::Status s = fs->SyncDir(dir); !s.ok()) return s;
 
   if (contents->empty_dir) {
     if (!options.create_if_missing) {
@@ -116,13 +117,13 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
     // What recovery read may still sit only in the page cache (the process died, not the
     // machine): make it durable before the caller acts on it.
     if (absl::Status s = (*f)->Sync(); !s.ok()) return s;
-    wal->current_ = std::make_unique<OpenSegment>(OpenSegment{
-        .seq = last.seq,
-        .seed = SegmentSeed({.seq = last.seq, .wal_id = contents->wal_id}),
-        .file = std::move(*f),
-        .end = last.end_offset,
-        .batches = last.batch_count,
-        .unsynced = false});
+    wal->current_ = std::make_unique<OpenSegment>(
+        OpenSegment{.seq = last.seq,
+                    .seed = SegmentSeed({.seq = last.seq, .wal_id = contents->wal_id}),
+                    .file = std::move(*f),
+                    .end = last.end_offset,
+                    .batches = last.batch_count,
+                    .unsynced = false});
   }
   if (contents->spare) {
     wal->spare_seq_ = contents->spare->seq;
@@ -180,12 +181,18 @@ void Wal::Encode(const BatchContent& c, uint32_t seed) {
   w.PatchBatchHeader(header_at, h);
 }
 
-absl::Status Wal::StartNextSegment() {
-  if (current_ != nullptr && current_->unsynced) {
-    if (absl::Status s = current_->file->Sync(); !s.ok()) return Fail("fdatasync", s);
-    current_->unsynced = false;
-    synced_batch_seq_ = next_batch_seq_ - 1;
+absl::Status Wal::SyncCurrent() {
+  if (current_ == nullptr || !current_->unsynced) return absl::OkStatus();
+  if (absl::Status s = current_->file->Sync(); !s.ok()) {
+    return Fail(absl::StrCat("fdatasync of segment ", current_->seq), s);
   }
+  current_->unsynced = false;
+  synced_batch_seq_ = next_batch_seq_ - 1;
+  return absl::OkStatus();
+}
+
+absl::Status Wal::StartNextSegment() {
+  if (absl::Status s = SyncCurrent(); !s.ok()) return s;
   if (!spare_ready_) {
     if (absl::Status s = preparer_->Wait(spare_seq_); !s.ok()) {
       return Fail(absl::StrCat("preparing segment ", spare_seq_), s);
@@ -294,6 +301,9 @@ absl::Status Wal::SaveSnapshot(const raft::SnapshotMetadata& snapshot) {
 absl::Status Wal::ReleaseTo(raft::Index index) {
   if (closed_) return absl::FailedPreconditionError("wal: ReleaseTo after Close");
   if (!failed_.ok()) return failed_;
+  // The snapshot that allows the removal must be durable before the removal is: it may have
+  // come in a batch saved without sync.
+  if (absl::Status s = SyncCurrent(); !s.ok()) return s;
   const raft::Index limit = std::min(index, state_.snapshot().index);
   while (segments_.size() > 1 && segments_[1].first_index <= limit + 1) {
     // One at a time, oldest first, each removal durable before the next: whatever a crash
@@ -309,11 +319,7 @@ absl::Status Wal::ReleaseTo(raft::Index index) {
 
 absl::Status Wal::Close() {
   if (closed_) return failed_;
-  if (failed_.ok() && current_ != nullptr && current_->unsynced) {
-    if (absl::Status s = current_->file->Sync(); !s.ok()) {
-      (void)Fail(absl::StrCat("fdatasync of segment ", current_->seq), s);
-    }
-  }
+  if (failed_.ok()) (void)SyncCurrent();  // on failure, failed_ says why
   preparer_.reset();
   current_.reset();
   closed_ = true;

@@ -12,8 +12,8 @@
 //
 // DURABILITY. When Save() returns OK with sync set, the batch and everything before it is on
 // disk: one write(2) of the whole batch and one fdatasync, whatever the batch size. A batch
-// saved with sync unset becomes durable with the next synced Save (or Close). A batch is atomic
-// at recovery: all of it or none of it.
+// saved with sync unset becomes durable with the next synced Save, SaveSnapshot, ReleaseTo,
+// segment cut or Close. A batch is atomic at recovery: all of it or none of it.
 //
 // FAILURE. If a write, fdatasync, preallocation, rename, remove or directory sync fails, the
 // call that hit it returns an error and the WAL is dead: every later call returns that error.
@@ -75,8 +75,9 @@ struct WalOptions {
   // A batch that would take a segment past this size starts the next segment. (A single batch
   // larger than this gets a segment to itself, larger than this.)
   uint64_t segment_bytes = uint64_t{64} << 20;
-  // Prepare the next segment on a thread of the WAL's own (off the append path), or inline
-  // when a segment fills up (deterministic, for tests that count file system operations).
+  // Prepare the next segment on a thread of the WAL's own (off the append path), or inline,
+  // right after a segment is started (deterministic, for tests that count file system
+  // operations). The files on disk go through the same states either way.
   bool prepare_segments_in_background = true;
   // Overwrite a new segment with zeros before use (see segment_preparer.h for why).
   bool zero_fill_segments = true;
@@ -86,9 +87,9 @@ struct WalOptions {
 
 // What Open recovered.
 struct RecoveredLog {
-  raft::HardState hard_state;         // IsEmpty() when none was saved
-  raft::SnapshotMetadata snapshot;    // index 0 when none was saved
-  std::vector<raft::Entry> entries;   // snapshot.index + 1, snapshot.index + 2, ...
+  raft::HardState hard_state;        // IsEmpty() when none was saved
+  raft::SnapshotMetadata snapshot;   // index 0 when none was saved
+  std::vector<raft::Entry> entries;  // snapshot.index + 1, snapshot.index + 2, ...
   // What recovery did that an operator should know of (a torn tail cut off, leftover files
   // removed), one line each, for the caller to log.
   std::vector<std::string> notices;
@@ -134,7 +135,8 @@ class Wal {
 
   // Removes the oldest segments as long as everything in them is covered by the latest
   // snapshot and up to index: a segment goes when the next one starts at or below
-  // min(index, snapshot index) + 1. Never removes the segment being written.
+  // min(index, snapshot index) + 1. Never removes the segment being written. Makes any batch
+  // saved without sync durable first (the snapshot that allows the removal may be in one).
   absl::Status ReleaseTo(raft::Index index);
 
   // Syncs anything saved without sync, stops the background thread, closes the files. Every
@@ -172,6 +174,8 @@ class Wal {
   absl::Status Fail(std::string_view what, const absl::Status& cause);
   // Writes content as the next batch(es), starting a segment first when needed.
   absl::Status Append(const BatchContent& content, bool sync);
+  // fdatasync of the segment being written if a batch was saved there without sync.
+  absl::Status SyncCurrent();
   // Makes the prepared segment the one being written.
   absl::Status StartNextSegment();
   uint64_t EncodedBytes(const BatchContent& content) const;
@@ -183,10 +187,10 @@ class Wal {
   const uint64_t wal_id_;
 
   LogState state_;
-  std::deque<Segment> segments_;  // holding data, oldest first; the last one is current_
+  std::deque<Segment> segments_;          // holding data, oldest first; the last one is current_
   std::unique_ptr<OpenSegment> current_;  // null until the first batch of a new WAL
-  uint64_t spare_seq_ = 0;    // the prepared (or in preparation) next segment
-  bool spare_ready_ = false;  // spare_seq_ is on disk, ready to use
+  uint64_t spare_seq_ = 0;                // the prepared (or in preparation) next segment
+  bool spare_ready_ = false;              // spare_seq_ is on disk, ready to use
   std::unique_ptr<SegmentPreparer> preparer_;
   uint64_t next_batch_seq_ = 1;
   uint64_t synced_batch_seq_ = 0;

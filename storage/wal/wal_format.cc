@@ -115,9 +115,8 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
   }
   const uint32_t version = Load<uint32_t>(bytes.data() + 8);
   if (version != kFormatVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("written by WAL format version ", version, "; this kvd reads version ",
-                     kFormatVersion));
+    return absl::FailedPreconditionError(absl::StrCat("written by WAL format version ", version,
+                                                      "; this kvd reads version ", kFormatVersion));
   }
   if (Load<uint32_t>(bytes.data() + 32) != Crc32c(bytes.substr(0, 32))) {
     return absl::DataLossError("segment header checksum mismatch");
@@ -200,9 +199,8 @@ void FrameWriter::AppendHardState(const raft::HardState& hs) {
 
 void FrameWriter::AppendSnapshot(const SnapshotRecord& s) {
   const raft::ConfState& cs = s.metadata.conf_state;
-  const size_t offset =
-      BeginFrame(RecordType::kSnapshot,
-                 kSnapshotFixedPayload + 8 * (cs.voters.size() + cs.learners.size()));
+  const size_t offset = BeginFrame(
+      RecordType::kSnapshot, kSnapshotFixedPayload + 8 * (cs.voters.size() + cs.learners.size()));
   Put<uint8_t>(out_, static_cast<uint8_t>(s.kind));
   out_->append(3, '\0');
   Put<uint32_t>(out_, static_cast<uint32_t>(cs.voters.size()));

@@ -57,6 +57,11 @@
 // its predecessors, which is what lets old segments be removed. The opening batch is written in
 // the same write as the batch that caused the segment to be started.
 //
+// WHY NOT PROTOBUF. Records use this fixed little-endian layout rather than the raftpb messages:
+// the frame already carries length and checksum, so protobuf would add only varint decoding and a
+// copy per entry, and the WAL would pull the generated gRPC/protobuf code into every binary that
+// touches the log. Evolution is by the format version in the segment header.
+//
 // MEANING OF RECORDS, applied in order (storage/wal/log_state.h checks and applies them):
 //   segment start F   the first segment read: the log starts empty before index F; any later
 //                     segment: F must be last index + 1.
@@ -169,14 +174,14 @@ class FrameWriter {
 // What ParseFrame found at an offset.
 struct Frame {
   enum class Status : uint8_t {
-    kValid,     // checksum good: type and payload are set
-    kZero,      // the frame header is all zero bytes (or the segment ends in zeros before one)
-    kBad,       // anything else: short, too long, checksum or padding wrong
+    kValid,  // checksum good: type and payload are set
+    kZero,   // the frame header is all zero bytes (or the segment ends in zeros before one)
+    kBad,    // anything else: short, too long, checksum or padding wrong
   };
   Status status = Status::kBad;
   RecordType type = RecordType::kBatchHeader;
   std::string_view payload;
-  uint64_t bytes = 0;  // whole frame, padding included (kValid only)
+  uint64_t bytes = 0;   // whole frame, padding included (kValid only)
   std::string problem;  // why it is kBad
 };
 

@@ -34,8 +34,7 @@ TEST(SegmentHeaderTest, RoundTrips) {
 
 TEST(SegmentHeaderTest, RejectsDamageAndOtherVersions) {
   const std::string good = EncodeSegmentHeader({.seq = 3, .wal_id = 9});
-  EXPECT_EQ(DecodeSegmentHeader(good.substr(0, 63)).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeSegmentHeader(good.substr(0, 63)).status().code(), absl::StatusCode::kDataLoss);
 
   std::string magic = good;
   magic[0] = 'X';
@@ -124,8 +123,7 @@ TEST(RecordTest, SnapshotRoundTripsForBothKinds) {
   for (SnapshotKind kind : {SnapshotKind::kCompaction, SnapshotKind::kInstall}) {
     const SnapshotRecord s{
         .kind = kind,
-        .metadata = {.conf_state = {.voters = {1, 2, 3}, .learners = {7}}, .index = 50,
-                     .term = 4}};
+        .metadata = {.conf_state = {.voters = {1, 2, 3}, .learners = {7}}, .index = 50, .term = 4}};
     std::string buf;
     FrameWriter(&buf, kSeed).AppendSnapshot(s);
     Frame f = ParseOnly(buf);
@@ -143,8 +141,8 @@ TEST(RecordTest, SnapshotRoundTripsForBothKinds) {
 // Every single-bit flip anywhere in a frame is caught; so are the wrong seed, zeros and cuts.
 TEST(FrameTest, DetectsEveryBitFlipWrongSeedAndCuts) {
   std::string buf;
-  FrameWriter(&buf, kSeed).AppendEntry(
-      {.term = 2, .index = 3, .type = raft::EntryType::kNormal, .data = "hello, wal"});
+  FrameWriter(&buf, kSeed)
+      .AppendEntry({.term = 2, .index = 3, .type = raft::EntryType::kNormal, .data = "hello, wal"});
   for (size_t bit = 0; bit < buf.size() * 8; ++bit) {
     std::string bad = buf;
     bad[bit / 8] ^= static_cast<char>(1 << (bit % 8));

@@ -13,8 +13,8 @@ namespace kvd::wal {
 namespace {
 
 absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("wal: corrupt segment ", path, " at byte offset ",
-                                          offset, ": ", what));
+  return absl::DataLossError(
+      absl::StrCat("wal: corrupt segment ", path, " at byte offset ", offset, ": ", what));
 }
 
 const char* RecordTypeName(RecordType t) {
@@ -75,9 +75,12 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
   if (head.status == Frame::Status::kZero) return stop(start, "zero bytes", true);
   if (head.status == Frame::Status::kBad) return stop(start, head.problem, false);
   if (head.type != RecordType::kBatchHeader) {
-    return Corrupt(path, start,
-                   absl::StrCat("a ", RecordTypeName(head.type), " record (type ",
-                                static_cast<int>(head.type), ") where a batch header belongs"));
+    // Not damage (it verifies) but possibly a leftover of an older, longer write whose zeroing
+    // never reached the disk: the caller decides by the proof-of-sync rule.
+    return stop(start,
+                absl::StrCat("a ", RecordTypeName(head.type), " record (type ",
+                             static_cast<int>(head.type), ") where a batch header belongs"),
+                false);
   }
   absl::StatusOr<BatchHeader> h = DecodeBatchHeader(head.payload);
   if (!h.ok()) return Corrupt(path, start, h.status().message());
@@ -85,7 +88,8 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
     return Corrupt(path, start, absl::StrCat("batch header gives a size of ", h->batch_bytes));
   }
   if (h->batch_bytes > seg.size() - start) {
-    return stop(start, absl::StrCat("batch of ", h->batch_bytes, " bytes runs past the end"), false);
+    return stop(start, absl::StrCat("batch of ", h->batch_bytes, " bytes runs past the end"),
+                false);
   }
   const uint64_t end = start + h->batch_bytes;
   ParsedBatch b;
@@ -99,15 +103,16 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
     }
     const Frame f = ParseFrame(seg.substr(0, end), off, seed);
     if (f.status == Frame::Status::kZero) {
-      return stop(off, absl::StrCat("zero bytes where record ", k + 1, " of ", h->record_count,
-                                    " of batch ", h->seq, " belongs"),
+      return stop(off,
+                  absl::StrCat("zero bytes where record ", k + 1, " of ", h->record_count,
+                               " of batch ", h->seq, " belongs"),
                   true);
     }
     if (f.status == Frame::Status::kBad) return stop(off, f.problem, false);
     auto misplaced = [&] {
-      return Corrupt(path, off,
-                     absl::StrCat("a ", RecordTypeName(f.type), " record out of order in batch ",
-                                  h->seq));
+      return Corrupt(
+          path, off,
+          absl::StrCat("a ", RecordTypeName(f.type), " record out of order in batch ", h->seq));
     };
     auto bad_payload = [&](const absl::Status& s) {
       return Corrupt(path, off,
@@ -153,8 +158,10 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
   }
   if (off != end) {
     return Corrupt(path, start,
-                   absl::StrCat("batch ", h->seq, " holds ", off - start, " bytes of records, its "
-                                "header says ", h->batch_bytes));
+                   absl::StrCat("batch ", h->seq, " holds ", off - start,
+                                " bytes of records, its "
+                                "header says ",
+                                h->batch_bytes));
   }
   a.batch = std::move(b);
   return a;
@@ -213,10 +220,10 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
   }
   for (size_t i = 1; i < files.size(); ++i) {
     if (files[i].seq != files[i - 1].seq + 1) {
-      return absl::DataLossError(absl::StrCat(
-          "wal: segment ", fs::JoinPath(dir, SegmentFileName(files[i - 1].seq + 1)),
-          " is missing: the WAL in ", dir, " holds segments ", files[i - 1].seq, " and ",
-          files[i].seq, " but nothing between them"));
+      return absl::DataLossError(
+          absl::StrCat("wal: segment ", fs::JoinPath(dir, SegmentFileName(files[i - 1].seq + 1)),
+                       " is missing: the WAL in ", dir, " holds segments ", files[i - 1].seq,
+                       " and ", files[i].seq, " but nothing between them"));
     }
   }
 
@@ -240,8 +247,8 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     if (!bytes.ok()) return bytes.status();
     absl::StatusOr<SegmentHeader> header = DecodeSegmentHeader(*bytes);
     if (!header.ok()) {
-      return absl::Status(header.status().code(),
-                          absl::StrCat("wal: segment ", file.path, ": ", header.status().message()));
+      return absl::Status(header.status().code(), absl::StrCat("wal: segment ", file.path, ": ",
+                                                               header.status().message()));
     }
     if (header->seq != file.seq) {
       return Corrupt(file.path, 16,
@@ -271,47 +278,52 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     seg.seq = file.seq;
     seg.path = file.path;
     uint64_t off = kSegmentHeaderBytes;
+    // Reading stops at `at`, in the batch starting at `off`: maybe a torn write (decided below).
+    auto stop_reading = [&](uint64_t at, std::string what) {
+      problem.emplace();
+      problem->file = i;
+      problem->offset = at;
+      problem->batch_start = off;
+      problem->what = std::move(what);
+      problem->seed = seed;
+      problem->batches_before = seg.batch_count;
+    };
     while (true) {
       absl::StatusOr<BatchAttempt> a = ParseBatch(*bytes, off, seed, file.path);
       if (!a.ok()) return a.status();
       if (!a->batch) {
-        if (a->problem_is_zero_frame && a->problem_offset == off &&
-            IsZero(std::string_view(*bytes).substr(off))) {
+        const bool at_boundary = a->problem_is_zero_frame && a->problem_offset == off;
+        if (at_boundary && IsZero(std::string_view(*bytes).substr(off))) {
           break;  // the clean end of this segment's data
         }
-        problem.emplace();
-        problem->file = i;
-        problem->offset = a->problem_offset;
-        problem->batch_start = off;
-        problem->what = a->problem_is_zero_frame && a->problem_offset == off
-                            ? "non-zero bytes after the end of the data"
-                            : a->problem;
-        problem->seed = seed;
-        problem->batches_before = seg.batch_count;
+        stop_reading(a->problem_offset,
+                     at_boundary ? "non-zero bytes after the end of the data" : a->problem);
         break;
       }
       const ParsedBatch& b = *a->batch;
+      if (out.last_batch_seq != 0 && b.header.seq != out.last_batch_seq + 1) {
+        // A whole batch that verifies but is out of sequence: a leftover of an older write, like
+        // a record out of place (see ParseBatch).
+        stop_reading(off, absl::StrCat("batch ", b.header.seq, " where batch ",
+                                       out.last_batch_seq + 1, " belongs"));
+        break;
+      }
       if (seg.batch_count == 0 && !b.segment_start) {
         return Corrupt(file.path, off, "the segment's first batch has no segment start record");
       }
       if (seg.batch_count > 0 && b.segment_start) {
         return Corrupt(file.path, off, "a segment start record after the segment's first batch");
       }
-      if (out.last_batch_seq != 0 && b.header.seq != out.last_batch_seq + 1) {
-        return Corrupt(file.path, off,
-                       absl::StrCat("batch ", b.header.seq, " where batch ",
-                                    out.last_batch_seq + 1, " belongs"));
-      }
       if (b.header.seq == 0 || b.header.synced_seq >= b.header.seq) {
         return Corrupt(file.path, off,
-                       absl::StrCat("batch ", b.header.seq, " claims batch ",
-                                    b.header.synced_seq, " was synced before it"));
+                       absl::StrCat("batch ", b.header.seq, " claims batch ", b.header.synced_seq,
+                                    " was synced before it"));
       }
       const BatchContent content{b.segment_start, b.snapshot, b.entries, b.hard_state};
       if (absl::Status s = out.state.Check(content); !s.ok()) {
-        return Corrupt(file.path, off,
-                       absl::StrCat("batch ", b.header.seq, " breaks the log's rules: ",
-                                    s.message()));
+        return Corrupt(
+            file.path, off,
+            absl::StrCat("batch ", b.header.seq, " breaks the log's rules: ", s.message()));
       }
       out.state.Apply(content);
       // Mirror the batch into the recovered entries the way LogState applied it.
@@ -361,12 +373,12 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       }
     }
     if (proof) {
-      return Corrupt(path, problem->offset,
-                     absl::StrCat(problem->what, ". This is not a torn write: the batch at ",
-                                  proof->first, " offset ", proof->second,
-                                  " proves that batch ", unacknowledged,
-                                  " had been made durable. The log cannot be trusted; replace "
-                                  "this member's data (e.g. remove the member and add it back)"));
+      return Corrupt(
+          path, problem->offset,
+          absl::StrCat(problem->what, ". This is not a torn write: the batch at ", proof->first,
+                       " offset ", proof->second, " proves that batch ", unacknowledged,
+                       " had been made durable. The log cannot be trusted; replace "
+                       "this member's data (e.g. remove the member and add it back)"));
     }
     if (problem->batches_before == 0 && has_next) {
       return Corrupt(path, problem->offset,
@@ -377,9 +389,9 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     // acknowledged. Zero it and anything after it.
     const uint64_t end = EndOfNonZero(problem->bytes, problem->batch_start);
     out.notices.push_back(absl::StrCat(
-        "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start,
-        ", ", end, ") (", problem->what, " at offset ", problem->offset, "), from batch ",
-        unacknowledged, " on, which was never acknowledged"));
+        "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start, ", ",
+        end, ") (", problem->what, " at offset ", problem->offset, "), from batch ", unacknowledged,
+        " on, which was never acknowledged"));
     if (end > problem->batch_start) out.repairs.push_back({path, problem->batch_start, end});
     if (problem->batches_before == 0) {
       out.spare = SegmentOnDisk{files[problem->file].seq, path, 0, kSegmentHeaderBytes, 0};
@@ -388,8 +400,7 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       const uint64_t next_end = EndOfNonZero(next_bytes, kSegmentHeaderBytes);
       if (next_end > kSegmentHeaderBytes) {
         out.notices.push_back(absl::StrCat("wal: discarded a torn write in ", next_path,
-                                           ": bytes [", kSegmentHeaderBytes, ", ", next_end,
-                                           ")"));
+                                           ": bytes [", kSegmentHeaderBytes, ", ", next_end, ")"));
         out.repairs.push_back({next_path, kSegmentHeaderBytes, next_end});
       }
       out.spare = SegmentOnDisk{files[problem->file + 1].seq, next_path, 0, kSegmentHeaderBytes, 0};

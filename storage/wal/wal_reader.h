@@ -33,8 +33,8 @@ struct ZeroRepair {
 struct WalContents {
   bool empty_dir = false;  // no segment at all
   uint64_t wal_id = 0;
-  LogState state;                   // started() only if some segment holds a batch
-  std::vector<raft::Entry> entries;  // state.first_index() .. state.last_index()
+  LogState state;                       // started() only if some segment holds a batch
+  std::vector<raft::Entry> entries;     // state.first_index() .. state.last_index()
   std::vector<SegmentOnDisk> segments;  // those holding at least one batch, oldest first
   // The newest segment when it holds no batch: preallocated, waiting to be used.
   std::optional<SegmentOnDisk> spare;

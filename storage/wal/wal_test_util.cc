@@ -1,10 +1,8 @@
 #include "storage/wal/wal_test_util.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -49,11 +47,11 @@ std::string EntryData(raft::Index index, raft::Term term, uint32_t max_bytes) {
 }
 
 raft::Entry MakeEntry(raft::Index index, raft::Term term, uint32_t max_bytes) {
-  return raft::Entry{.term = term,
-                     .index = index,
-                     .type = index % 17 == 0 ? raft::EntryType::kConfChange
-                                             : raft::EntryType::kNormal,
-                     .data = EntryData(index, term, max_bytes)};
+  return raft::Entry{
+      .term = term,
+      .index = index,
+      .type = index % 17 == 0 ? raft::EntryType::kConfChange : raft::EntryType::kNormal,
+      .data = EntryData(index, term, max_bytes)};
 }
 
 std::vector<raft::Entry> MakeEntries(raft::Index first, size_t count, raft::Term term,
@@ -139,7 +137,8 @@ std::string WalOp::ToString() const {
   }
   std::string s = "Save(";
   if (install) absl::StrAppend(&s, "install ", snapshot.index, "/", snapshot.term, "; ");
-  if (count > 0) absl::StrAppend(&s, "entries ", first, "..", first + count - 1, " term ", entry_term, "; ");
+  if (count > 0)
+    absl::StrAppend(&s, "entries ", first, "..", first + count - 1, " term ", entry_term, "; ");
   if (has_hard_state) {
     absl::StrAppend(&s, "hs ", hard_state.term, "/", hard_state.vote, "/", hard_state.commit, "; ");
   }
@@ -170,9 +169,9 @@ void ApplyToModel(LogModel& m, const WalOp& op) {
       return;
     case WalOp::Kind::kSaveSnapshot:
       if (op.snapshot.index > m.snapshot.index) {
-        m.entries.erase(m.entries.begin(),
-                        m.entries.begin() + static_cast<ptrdiff_t>(op.snapshot.index -
-                                                                   m.snapshot.index));
+        m.entries.erase(
+            m.entries.begin(),
+            m.entries.begin() + static_cast<ptrdiff_t>(op.snapshot.index - m.snapshot.index));
         m.snapshot = op.snapshot;
       }
       return;
@@ -259,8 +258,7 @@ uint64_t SeedFromEnv(const char* env) {
     std::random_device rd;
     seed = (uint64_t{rd()} << 32) | rd();
   }
-  std::cout << "[ seed     ] " << env << "=" << seed << " (set it to replay this run)"
-            << std::endl;
+  std::cout << "[ seed     ] " << env << "=" << seed << " (set it to replay this run)" << std::endl;
   return seed;
 }
 
@@ -268,26 +266,5 @@ int CountFromEnv(const char* env, int fallback) {
   if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return std::atoi(v);
   return fallback;
 }
-
-TempDir::TempDir() {
-  std::string base;
-  if (const char* v = std::getenv("KVD_TEST_TMPDIR"); v != nullptr && *v != '\0') {
-    base = v;
-  } else {
-    base = std::filesystem::temp_directory_path().string();
-  }
-  std::string pattern = base + "/kvd-wal-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::string TempDir::Sub(std::string_view name) const { return absl::StrCat(path_, "/", Av(name)); }
 
 }  // namespace kvd::wal::testing

@@ -34,21 +34,22 @@ struct LogModel {
 
 LogModel ModelOf(const RecoveredLog& log);
 std::string Describe(const LogModel& m);
+inline void PrintTo(const LogModel& m, std::ostream* os) { *os << Describe(m); }
 
 // One call on the WAL. Entries are MakeEntries(first, count, entry_term, max_bytes).
 struct WalOp {
   enum class Kind : uint8_t { kSave, kSaveSnapshot, kReleaseTo };
   Kind kind = Kind::kSave;
   bool sync = true;
-  bool install = false;               // kSave: carries an installed snapshot
-  raft::SnapshotMetadata snapshot;    // kSave with install, kSaveSnapshot
-  raft::Index first = 0;              // kSave: entries
+  bool install = false;             // kSave: carries an installed snapshot
+  raft::SnapshotMetadata snapshot;  // kSave with install, kSaveSnapshot
+  raft::Index first = 0;            // kSave: entries
   uint32_t count = 0;
   raft::Term entry_term = 0;
   uint32_t max_bytes = 600;
-  bool has_hard_state = false;        // kSave
+  bool has_hard_state = false;  // kSave
   raft::HardState hard_state;
-  raft::Index release_to = 0;         // kReleaseTo
+  raft::Index release_to = 0;  // kReleaseTo
 
   // A fixed-size form for sending over a pipe.
   static constexpr size_t kWireBytes = 96;
@@ -79,19 +80,5 @@ WalOp NextOp(std::mt19937_64& rng, const LogModel& model, const WorkloadShape& s
 uint64_t SeedFromEnv(const char* env);
 // A count from the environment variable `env` if set, else `fallback`.
 int CountFromEnv(const char* env, int fallback);
-
-// A fresh directory on the real disk, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(std::string_view name) const;
-
- private:
-  std::string path_;
-};
 
 }  // namespace kvd::wal::testing
