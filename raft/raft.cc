@@ -137,7 +137,8 @@ void Raft::Log(const std::string& line) const {
 // Outbox
 
 void Raft::Send(Message m) {
-  m.from = id_;
+  // A forwarded MsgTransferLeader names the transferee in `from`; everything else is from us.
+  if (m.from == kNoNode) m.from = id_;
   switch (m.type) {
     case MessageType::kVote:
     case MessageType::kPreVote:
