@@ -457,6 +457,14 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
                      ": the membership already reflects index ", conf_index_));
     return trk_.conf_state();
   }
+  if (trk_.voters().empty()) {
+    // This node does not know the membership (it joined with an empty one and has received no
+    // snapshot): a change applied to nothing would give a wrong membership, possibly one where
+    // this node is the only voter and elects itself. It waits for a snapshot instead.
+    Log(absl::StrCat("ignored conf change ", DescribeConfChange(cc),
+                     ": this node does not know the membership yet (it needs a snapshot)"));
+    return trk_.conf_state();
+  }
   absl::StatusOr<ConfState> next = ApplyChangeToConfState(trk_.conf_state(), cc);
   if (!next.ok()) {
     // Every member reaches the same verdict on the same committed entry, so ignoring it keeps
@@ -473,6 +481,13 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
 }
 
 void Raft::SwitchToConfig(const ConfState& cs) {
+  std::vector<NodeId> added;
+  for (NodeId id : cs.voters) {
+    if (!trk_.IsMember(id)) added.push_back(id);
+  }
+  for (NodeId id : cs.learners) {
+    if (!trk_.IsMember(id)) added.push_back(id);
+  }
   trk_.SetConfState(cs, log_.LastIndex() + 1);
   if (role_ != Role::kLeader) return;
   if (!trk_.IsVoter(id_)) {
@@ -486,12 +501,13 @@ void Raft::SwitchToConfig(const ConfState& cs) {
     return;
   }
   if (lead_transferee_ != kNoNode && !trk_.IsVoter(lead_transferee_)) AbortLeaderTransfer();
-  // The quorum changed: a smaller one may commit more; new members need their first append.
+  // The quorum changed: a smaller one may commit more. New members get a first (probing) append
+  // now rather than at the next heartbeat.
   if (MaybeCommit()) {
     BroadcastAppend();
   } else {
-    for (auto& [id, pr] : trk_.progress()) {
-      if (id != id_) MaybeSendAppend(id, false);
+    for (NodeId id : added) {
+      if (id != id_) SendAppend(id);
     }
   }
   MaybeFinishReadRound();

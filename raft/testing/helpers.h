@@ -68,6 +68,38 @@ inline std::vector<Term> LogTerms(TestNode& n) {
   return out;
 }
 
+// A storage starting with a snapshot at `index` (term 1) that carries the membership cs, with
+// hard state term 1, commit index. A member added later to a cluster started this way gets the
+// membership from the snapshot the leader sends it (see raft/memory_storage.h).
+inline std::unique_ptr<MemoryStorage> SnapshotStorage(const ConfState& cs, Index index = 1) {
+  auto s = std::make_unique<MemoryStorage>();
+  (void)s->ApplySnapshot(Snapshot{.metadata = {.conf_state = cs, .index = index, .term = 1}});
+  s->SetHardState(HardState{.term = 1, .vote = kNoNode, .commit = index});
+  return s;
+}
+
+// Adds members {voters, learners} started from SnapshotStorage.
+inline void AddSnapshotMembers(Cluster& c, const std::vector<NodeId>& voters,
+                               const std::vector<NodeId>& learners = {},
+                               const std::function<void(Config&)>& tweak = nullptr) {
+  const ConfState cs{.voters = voters, .learners = learners};
+  std::vector<NodeId> all = voters;
+  all.insert(all.end(), learners.begin(), learners.end());
+  for (NodeId id : all) {
+    Config cfg = TestConfig(id);
+    if (tweak) tweak(cfg);
+    c.Add(cfg, SnapshotStorage(cs));
+  }
+}
+
+// Adds a member about to join: an empty log and no membership.
+inline TestNode& AddJoiner(Cluster& c, NodeId id,
+                           const std::function<void(Config&)>& tweak = nullptr) {
+  Config cfg = TestConfig(id);
+  if (tweak) tweak(cfg);
+  return c.Add(cfg, std::make_unique<MemoryStorage>());
+}
+
 inline Role RoleOf(const RawNode& n) { return n.GetStatus().soft_state.role; }
 inline Term TermOf(const RawNode& n) { return n.GetStatus().hard_state.term; }
 inline Index CommitOf(const RawNode& n) { return n.GetStatus().hard_state.commit; }
