@@ -302,6 +302,7 @@ void Raft::Campaign(CampaignType t) {
       Campaign(CampaignType::kElection);
     } else {
       BecomeLeader();
+      BroadcastAppend();  // learners, if any
     }
     return;
   }
