@@ -122,10 +122,10 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   r->trk_.SetConfState(st.conf_state, last + 1);
   r->conf_index_ = first - 1;
   r->durable_term_ = r->term_;
-  r->BecomeFollower(r->term_, kNoNode);
   r->Log(absl::StrCat("starting with ", DescribeConfState(r->trk_.conf_state()), " term=", r->term_,
                       " commit=", committed, " applied=", applied, " last=", r->log_.LastIndex(),
                       "/", r->log_.LastTerm()));
+  r->BecomeFollower(r->term_, kNoNode);
   return r;
 }
 

@@ -292,8 +292,8 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
           log_.FindConflictByTerm(std::min(m.reject_hint, log_.LastIndex()), m.log_term).first;
     }
     if (pr.MaybeDecrTo(m.index, next_probe)) {
-      Log(absl::StrCat("decreased progress of ", m.from, " to [", pr.Describe(), "]"));
       if (pr.state == ProgressState::kReplicate) pr.BecomeProbe();
+      Log(absl::StrCat("decreased progress of ", m.from, " to [", pr.Describe(), "]"));
       SendAppend(m.from);
     }
     return;
