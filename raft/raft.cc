@@ -191,6 +191,8 @@ void Raft::Reset(Term term) {
   const Index next = log_.LastIndex() + 1;
   for (auto& [id, pr] : trk_.progress()) pr.Reset(next);
   pending_conf_index_ = 0;
+  appends_pending_ = false;
+  commit_pending_ = false;
   uncommitted_size_ = 0;
   reads_.Reset();
 }
@@ -523,7 +525,7 @@ void Raft::OnPersisted(Term durable_term) {
   // The leader counts its own log toward commitment only now that it is durable.
   Progress* self = trk_.Get(id_);
   if (self == nullptr) return;
-  if (self->MaybeUpdate(log_.PersistedLastIndex()) && MaybeCommit()) BroadcastAppend();
+  if (self->MaybeUpdate(log_.PersistedLastIndex()) && MaybeCommit()) commit_pending_ = true;
 }
 
 void Raft::OnApplied(uint64_t bytes) {

@@ -79,10 +79,11 @@ TEST(FlowControl, HeartbeatResponseFreesOneSlotOfAFullWindow) {
     return m.type == MessageType::kAppResp;  // acknowledgements are lost
   });
   ASSERT_TRUE(c.raw(1).Propose("a").ok());
+  c.Stabilize();
   ASSERT_TRUE(c.raw(1).Propose("b").ok());
   c.Stabilize();
-  EXPECT_EQ(CountApps(sent, 2), 1);
-  c.Tick(1);  // heartbeat; its answer frees the slot
+  EXPECT_EQ(CountApps(sent, 2), 1);  // "b" waits: the window is full
+  c.Tick(1);                         // heartbeat; its answer frees the slot
   c.Stabilize();
   EXPECT_EQ(CountApps(sent, 2), 2);
 }
