@@ -214,14 +214,19 @@ TEST(RaftPaper_6, ChangesTheMembershipRefusesAreInvalidArguments) {
 TEST(Thesis_4_2_1_Learners, LearnerReceivesTheLogButItsAcknowledgementsDoNotCommit) {
   std::unique_ptr<Cluster> c = ThreeVoters();
   AddJoiner(*c, 4);
+  AddJoiner(*c, 5);
   ASSERT_TRUE(c->raw(1).ProposeConfChange(AddLearner(4)).ok());
+  c->Stabilize();
+  ASSERT_TRUE(c->raw(1).ProposeConfChange(AddLearner(5)).ok());
   c->Stabilize();
   EXPECT_TRUE(Commits(*c, 1, "x"));
   EXPECT_EQ(LastApplied(c->node(4)), "x");
-  // Leader and learner alone are no majority.
+  EXPECT_EQ(LastApplied(c->node(5)), "x");
+  // The leader and two learners are three of five members, but one of three voters.
   c->Isolate(2);
   c->Isolate(3);
   EXPECT_FALSE(Commits(*c, 1, "y"));
+  EXPECT_EQ(LastApplied(c->node(4)), "x");
 }
 
 TEST(Thesis_4_2_1_Learners, LearnerNeverCampaigns) {
@@ -236,12 +241,21 @@ TEST(Thesis_4_2_1_Learners, LearnerNeverCampaigns) {
 
 TEST(Thesis_4_2_1_Learners, LearnerVotesAreNotCounted) {
   Cluster c;
-  AddSnapshotMembers(c, {1, 2, 3}, {4});
+  AddSnapshotMembers(c, {1, 2, 3}, {4, 5});
   c.Isolate(2);
   c.Isolate(3);
   c.raw(1).Campaign();
   c.Stabilize();
-  EXPECT_EQ(RoleOf(c.raw(1)), Role::kCandidate);  // its own vote and the learner's: not enough
+  // Vote requests go to voters only; even granted votes from both learners (three of five
+  // members with the candidate's own) are not a majority of the three voters.
+  const Term term = TermOf(c.raw(1));
+  for (NodeId learner : {4, 5}) {
+    ASSERT_TRUE(
+        c.raw(1)
+            .Step(Message{.type = MessageType::kVoteResp, .to = 1, .from = learner, .term = term})
+            .ok());
+  }
+  EXPECT_EQ(RoleOf(c.raw(1)), Role::kCandidate);
 }
 
 TEST(Thesis_4_2_1_Learners, LearnerProposalsAreDropped) {

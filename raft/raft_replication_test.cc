@@ -68,6 +68,22 @@ TEST(FlowControl, InflightWindowBoundsUnacknowledgedAppends) {
   EXPECT_EQ(c.node(1).applied().size(), 10u);  // node 3 keeps the majority going
 }
 
+// Proposals accepted between two Readys travel together: one append per follower (and one
+// acknowledgement back), however many there are.
+TEST(FlowControl, ProposalsBetweenReadysShareOneAppendPerFollower) {
+  Cluster c({1, 2, 3});
+  c.Elect(1);
+  for (int k = 0; k < 50; ++k) ASSERT_TRUE(c.raw(1).Propose("p" + std::to_string(k)).ok());
+  std::optional<Ready> rd = c.ProcessReady(1);
+  ASSERT_TRUE(rd.has_value());
+  EXPECT_EQ(rd->entries.size(), 50u);
+  std::vector<Message> apps = OfType(rd->messages, MessageType::kApp);
+  ASSERT_EQ(apps.size(), 2u);
+  for (const Message& m : apps) EXPECT_EQ(m.entries.size(), 50u);
+  c.Stabilize();
+  EXPECT_EQ(c.node(3).applied().size(), 50u);
+}
+
 // A heartbeat answer from a follower whose window is full frees one slot, so a lost
 // acknowledgement cannot stall replication for good.
 TEST(FlowControl, HeartbeatResponseFreesOneSlotOfAFullWindow) {
