@@ -157,7 +157,8 @@ class RawNode {
   // membership now in force. Called exactly once per committed kConfChange entry, in log order:
   // for those handed out in Ready::committed_entries, and, on a restart, for those between the
   // storage's snapshot and Config::applied (which are not handed out again). A leader that
-  // removes itself steps down here.
+  // removes itself steps down here. A node that knows no membership yet (it joined with an empty
+  // one) ignores changes until a snapshot gives it one.
   ConfState ApplyConfChange(const ConfChange& cc);
 
   // Delivers a message from another node. ErrStepRejected for local-only message types or
