@@ -95,8 +95,19 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   if (!store.ok()) return store.status();
   b.store = *std::move(store);
 
+  // A store that applied entries next to no WAL means the WAL was lost: this member would have
+  // forgotten its votes and the entries it acknowledged. Refuse rather than start afresh.
+  wal::WalOptions wal_options;
+  wal_options.create_if_missing = b.store->Applied().index == 0;
   absl::StatusOr<wal::Wal::Opened> opened =
-      wal::Wal::Open(b.fs.get(), b.data_dir->wal_dir(), wal::WalOptions{});
+      wal::Wal::Open(b.fs.get(), b.data_dir->wal_dir(), wal_options);
+  if (absl::IsNotFound(opened.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", config.data_dir, " has a store at index ", b.store->Applied().index,
+        " but no WAL in ", b.data_dir->wal_dir(),
+        "; the member cannot rejoin safely without it (remove the data directory to join as a ",
+        "new member)"));
+  }
   if (!opened.ok()) return opened.status();
   b.wal = std::move(opened->wal);
   wal::RecoveredLog& recovered = opened->log;

@@ -10,14 +10,19 @@
 namespace kvd::server {
 namespace {
 
+// Answers a request with an error; every refusal shows in the log at the default level.
+void Refuse(grpc::ServerUnaryReactor* reactor, const char* method, const absl::Status& why) {
+  spdlog::info("refused {}: {}", method, std::string(why.message()));
+  reactor->Finish(ToGrpcStatus(why));
+}
+
 // Finishes reactor with the outcome of a write: on success the applied response (with its header
 // completed) becomes the RPC's response.
 template <typename Response>
-void FinishWrite(Server* server, grpc::ServerUnaryReactor* reactor, Response* out,
-                 ApplyResult result) {
+void FinishWrite(Server* server, grpc::ServerUnaryReactor* reactor, const char* method,
+                 Response* out, ApplyResult result) {
   if (!result.status.ok()) {
-    spdlog::debug("write refused: {}", result.status.ToString());
-    reactor->Finish(ToGrpcStatus(result.status));
+    Refuse(reactor, method, result.status);
     return;
   }
   out->Swap(static_cast<Response*>(result.response.get()));
@@ -26,10 +31,10 @@ void FinishWrite(Server* server, grpc::ServerUnaryReactor* reactor, Response* ou
 }
 
 template <typename Response>
-void ProposeWrite(Server* server, grpc::ServerUnaryReactor* reactor, Response* out,
-                  serverpb::Request req) {
-  server->Propose(std::move(req), [server, reactor, out](ApplyResult result) {
-    FinishWrite(server, reactor, out, std::move(result));
+void ProposeWrite(Server* server, grpc::ServerUnaryReactor* reactor, const char* method,
+                  Response* out, serverpb::Request req) {
+  server->Propose(std::move(req), [server, reactor, method, out](ApplyResult result) {
+    FinishWrite(server, reactor, method, out, std::move(result));
   });
 }
 
@@ -40,14 +45,14 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            etcdserverpb::RangeResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status st = mvcc::ValidateRange(*req); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
+    Refuse(reactor, "Range", st);
     return reactor;
   }
   Server* server = server_;
   auto serve = [server, reactor, req, resp] {
     absl::StatusOr<etcdserverpb::RangeResponse> r = server->store().Range(*req);
     if (!r.ok()) {
-      reactor->Finish(ToGrpcStatus(r.status()));
+      Refuse(reactor, "Range", r.status());
       return;
     }
     resp->Swap(&*r);
@@ -60,7 +65,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
   }
   server_->AwaitLinearizable([server, reactor, serve](absl::Status ready) mutable {
     if (!ready.ok()) {
-      reactor->Finish(ToGrpcStatus(ready));
+      Refuse(reactor, "Range", ready);
       return;
     }
     server->readers().Run(std::move(serve));
@@ -73,12 +78,12 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
                                          etcdserverpb::PutResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status st = mvcc::ValidatePut(*req); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
+    Refuse(reactor, "Put", st);
     return reactor;
   }
   serverpb::Request r;
   *r.mutable_put() = *req;
-  ProposeWrite(server_, reactor, resp, std::move(r));
+  ProposeWrite(server_, reactor, "Put", resp, std::move(r));
   return reactor;
 }
 
@@ -87,12 +92,12 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
                                                  etcdserverpb::DeleteRangeResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status st = mvcc::ValidateDeleteRange(*req); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
+    Refuse(reactor, "DeleteRange", st);
     return reactor;
   }
   serverpb::Request r;
   *r.mutable_delete_range() = *req;
-  ProposeWrite(server_, reactor, resp, std::move(r));
+  ProposeWrite(server_, reactor, "DeleteRange", resp, std::move(r));
   return reactor;
 }
 
@@ -101,12 +106,12 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
                                          etcdserverpb::TxnResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status st = mvcc::ValidateTxn(*req, server_->config().max_txn_ops); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
+    Refuse(reactor, "Txn", st);
     return reactor;
   }
   serverpb::Request r;
   *r.mutable_txn() = *req;
-  ProposeWrite(server_, reactor, resp, std::move(r));
+  ProposeWrite(server_, reactor, "Txn", resp, std::move(r));
   return reactor;
 }
 
@@ -120,13 +125,13 @@ grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
   const bool physical = req->physical();
   server_->Propose(std::move(r), [server, reactor, resp, physical](ApplyResult result) {
     if (!physical || !result.status.ok()) {
-      FinishWrite(server, reactor, resp, std::move(result));
+      FinishWrite(server, reactor, "Compact", resp, std::move(result));
       return;
     }
     // physical: answer once the compacted history is gone from disk.
     server->readers().Run([server, reactor, resp, result = std::move(result)]() mutable {
       server->store().WaitForCompaction();
-      FinishWrite(server, reactor, resp, std::move(result));
+      FinishWrite(server, reactor, "Compact", resp, std::move(result));
     });
   });
   return reactor;

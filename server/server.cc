@@ -148,6 +148,8 @@ absl::Status Server::Init() {
                                grpc::InsecureServerCredentials(), &ports[i]);
     }
     builder.RegisterService(transport_->service());
+    // gRPC sets SO_REUSEPORT by default: two processes could then share a port unnoticed.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(-1);
     peer_server_ = builder.BuildAndStart();
     for (size_t i = 0; i < ports.size(); ++i) {
@@ -171,6 +173,7 @@ absl::Status Server::Init() {
                                grpc::InsecureServerCredentials(), &ports[i]);
     }
     for (auto& service : services_) builder.RegisterService(service.get());
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes) +
                                      kGrpcOverheadBytes);
     builder.SetMaxSendMessageSize(-1);
