@@ -390,8 +390,9 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     const uint64_t end = EndOfNonZero(problem->bytes, problem->batch_start);
     out.notices.push_back(absl::StrCat(
         "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start, ", ",
-        end, ") (", problem->what, " at offset ", problem->offset, "), from batch ", unacknowledged,
-        " on, which was never acknowledged"));
+        end, ") (", problem->what, " at offset ", problem->offset, "): batch ", unacknowledged,
+        " is incomplete and nothing after it shows it was ever synced, so it is taken for a write "
+        "cut short by a crash"));
     if (end > problem->batch_start) out.repairs.push_back({path, problem->batch_start, end});
     if (problem->batches_before == 0) {
       out.spare = SegmentOnDisk{files[problem->file].seq, path, 0, kSegmentHeaderBytes, 0};
