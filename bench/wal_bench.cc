@@ -1,14 +1,16 @@
 // wal_bench: WAL append + fdatasync throughput beside the raw fdatasync rate of the same disk.
 //
-//   wal_bench --dir=DIR [--seconds=5] [--entry-bytes=256] [--batches=1,16,256]
+//   wal_bench --dir=DIR [--rounds=10] [--slice=0.5] [--entry-bytes=256] [--batches=1,16,256]
 //             [--segment-mib=64] [--zero-fill=1]
 //
-// For each batch size, a fresh WAL in DIR receives Saves of that many entries (plus a hard state,
-// as a Raft Ready carries) for --seconds; each Save is one write and one fdatasync. The raw rate
-// is "write 256 bytes at the end of a file, fdatasync", in a loop, in the same directory, measured
-// before and after the WAL runs. The ratio is WAL Saves/s over raw fdatasyncs/s: 1.0 means the
-// WAL costs nothing beyond the fdatasync it must do. DIR must be on the disk to measure (not
-// tmpfs).
+// The contenders, each in DIR:
+//  - raw: "write 256 bytes at the end of a file, fdatasync", in a loop;
+//  - one WAL per batch size, receiving Saves of that many entries plus a hard state (as a Raft
+//    Ready carries them); each Save is one write and one fdatasync.
+// They run in turns of --slice seconds, --rounds times, so that all of them see the same
+// background load on a shared disk. Reported: totals over all turns, and the ratio WAL Saves/s
+// over raw fdatasyncs/s (1.0: the WAL costs nothing beyond the fdatasync it must do), as the
+// median of the per-round ratios. DIR must be on the disk to measure (not tmpfs).
 #include <fcntl.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Flags {
   std::string dir;
-  double seconds = 5;
+  int rounds = 10;
+  double slice = 0.5;
   size_t entry_bytes = 256;
   std::vector<size_t> batches = {1, 16, 256};
   uint64_t segment_mib = 64;
@@ -52,8 +56,10 @@ Flags ParseFlags(int argc, char** argv) {
     const std::string value = eq == std::string::npos ? "" : a.substr(eq + 1);
     if (key == "--dir") {
       f.dir = value;
-    } else if (key == "--seconds") {
-      f.seconds = std::atof(value.c_str());
+    } else if (key == "--rounds") {
+      f.rounds = std::atoi(value.c_str());
+    } else if (key == "--slice") {
+      f.slice = std::atof(value.c_str());
     } else if (key == "--entry-bytes") {
       f.entry_bytes = std::strtoull(value.c_str(), nullptr, 10);
     } else if (key == "--segment-mib") {
@@ -72,6 +78,7 @@ Flags ParseFlags(int argc, char** argv) {
     }
   }
   if (f.dir.empty()) Die("--dir=DIR is required: a directory on the disk to measure");
+  if (f.rounds < 1 || f.slice <= 0 || f.batches.empty()) Die("nothing to measure");
   return f;
 }
 
@@ -97,81 +104,106 @@ std::string FileSystemName(const std::string& dir) {
   }
 }
 
-// fdatasyncs per second of "append `bytes` bytes, fdatasync" on a fresh file in dir.
-double RawFdatasyncRate(const std::string& dir, size_t bytes, double seconds) {
-  const std::string path = dir + "/raw-fdatasync.bench";
-  ::unlink(path.c_str());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) Die("open " + path + ": " + std::strerror(errno));
-  const std::string buf(bytes, 'r');
-  uint64_t n = 0;
+// Operations done and time spent, over all turns, with the latency of each operation.
+struct Tally {
+  uint64_t ops = 0;
+  double seconds = 0;
+  std::vector<double> latencies_us;
+  std::vector<double> per_round_rate;
+
+  double rate() const { return static_cast<double>(ops) / seconds; }
+  double Percentile(double p) {
+    std::sort(latencies_us.begin(), latencies_us.end());
+    return latencies_us[static_cast<size_t>(p * static_cast<double>(latencies_us.size() - 1))];
+  }
+};
+
+// Runs op repeatedly for `seconds`, adding to t.
+template <typename Op>
+void Turn(double seconds, Tally& t, Op op) {
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end) {
-    if (::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(n * bytes)) !=
-        static_cast<ssize_t>(bytes)) {
-      Die("pwrite " + path + ": " + std::strerror(errno));
-    }
-    if (::fdatasync(fd) != 0) Die("fdatasync " + path + ": " + std::strerror(errno));
+  uint64_t n = 0;
+  for (auto now = start; now < end;) {
+    op();
+    const auto after = Clock::now();
+    t.latencies_us.push_back(std::chrono::duration<double, std::micro>(after - now).count());
+    now = after;
     ++n;
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  ::close(fd);
-  ::unlink(path.c_str());
-  return static_cast<double>(n) / elapsed;
+  t.ops += n;
+  t.seconds += elapsed;
+  t.per_round_rate.push_back(static_cast<double>(n) / elapsed);
 }
 
-struct WalResult {
-  double saves_per_second = 0;
-  double entries_per_second = 0;
-  double mib_per_second = 0;
-  double p50_us = 0;
-  double p99_us = 0;
+// "Append 256 bytes, fdatasync" on one file.
+class RawAppender {
+ public:
+  explicit RawAppender(const std::string& dir) : path_(dir + "/raw-fdatasync.bench") {
+    ::unlink(path_.c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) Die("open " + path_ + ": " + std::strerror(errno));
+  }
+  ~RawAppender() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  void Append() {
+    if (::pwrite(fd_, buf_.data(), buf_.size(), static_cast<off_t>(offset_)) !=
+        static_cast<ssize_t>(buf_.size())) {
+      Die("pwrite " + path_ + ": " + std::strerror(errno));
+    }
+    if (::fdatasync(fd_) != 0) Die("fdatasync " + path_ + ": " + std::strerror(errno));
+    offset_ += buf_.size();
+  }
+
+ private:
+  const std::string path_;
+  int fd_ = -1;
+  const std::string buf_ = std::string(256, 'r');
+  uint64_t offset_ = 0;
 };
 
-WalResult MeasureWal(const Flags& flags, size_t batch) {
-  const std::string dir = flags.dir + "/wal-bench-" + std::to_string(batch);
-  std::filesystem::remove_all(dir);
-  kvd::fs::PosixFileSystem fs;
-  kvd::wal::WalOptions options;
-  options.segment_bytes = flags.segment_mib << 20;
-  options.zero_fill_segments = flags.zero_fill;
-  absl::StatusOr<kvd::wal::Wal::Opened> opened = kvd::wal::Wal::Open(&fs, dir, options);
-  if (!opened.ok()) Die(opened.status().ToString());
-  kvd::wal::Wal& wal = *opened->wal;
-
-  std::vector<kvd::raft::Entry> entries(batch);
-  for (auto& e : entries) {
-    e.term = 1;
-    e.data.assign(flags.entry_bytes, 'e');
+// One WAL receiving batches of a fixed size.
+class WalAppender {
+ public:
+  WalAppender(const Flags& flags, kvd::fs::FileSystem* fs, size_t batch)
+      : dir_(flags.dir + "/wal-bench-" + std::to_string(batch)), entries_(batch) {
+    std::filesystem::remove_all(dir_);
+    kvd::wal::WalOptions options;
+    options.segment_bytes = flags.segment_mib << 20;
+    options.zero_fill_segments = flags.zero_fill;
+    absl::StatusOr<kvd::wal::Wal::Opened> opened = kvd::wal::Wal::Open(fs, dir_, options);
+    if (!opened.ok()) Die(opened.status().ToString());
+    wal_ = std::move(opened->wal);
+    for (kvd::raft::Entry& e : entries_) {
+      e.term = 1;
+      e.data.assign(flags.entry_bytes, 'e');
+    }
   }
-  std::vector<double> latencies_us;
-  kvd::raft::Index next = 1;
-  const auto start = Clock::now();
-  const auto end = start + std::chrono::duration<double>(flags.seconds);
-  while (Clock::now() < end) {
-    for (size_t i = 0; i < batch; ++i) entries[i].index = next + i;
-    const kvd::raft::HardState hs{.term = 1, .vote = 1, .commit = next - 1};
-    const auto t0 = Clock::now();
-    if (absl::Status s = wal.Save(&hs, entries); !s.ok()) Die(s.ToString());
-    latencies_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    next += batch;
+  ~WalAppender() {
+    if (absl::Status s = wal_->Close(); !s.ok()) Die(s.ToString());
+    wal_.reset();
+    std::filesystem::remove_all(dir_);
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  if (absl::Status s = wal.Close(); !s.ok()) Die(s.ToString());
-  opened->wal.reset();
-  std::filesystem::remove_all(dir);
+  void Save() {
+    for (size_t i = 0; i < entries_.size(); ++i) entries_[i].index = next_ + i;
+    const kvd::raft::HardState hs{.term = 1, .vote = 1, .commit = next_ - 1};
+    if (absl::Status s = wal_->Save(&hs, entries_); !s.ok()) Die(s.ToString());
+    next_ += entries_.size();
+  }
 
-  WalResult r;
-  const double saves = static_cast<double>(latencies_us.size());
-  r.saves_per_second = saves / elapsed;
-  r.entries_per_second = saves * static_cast<double>(batch) / elapsed;
-  r.mib_per_second =
-      r.entries_per_second * static_cast<double>(flags.entry_bytes) / (1024.0 * 1024.0);
-  std::sort(latencies_us.begin(), latencies_us.end());
-  r.p50_us = latencies_us[latencies_us.size() / 2];
-  r.p99_us = latencies_us[latencies_us.size() * 99 / 100];
-  return r;
+ private:
+  const std::string dir_;
+  std::unique_ptr<kvd::wal::Wal> wal_;
+  std::vector<kvd::raft::Entry> entries_;
+  kvd::raft::Index next_ = 1;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -182,27 +214,41 @@ int main(int argc, char** argv) {
   const std::string fs_name = FileSystemName(flags.dir);
   std::printf(
       "directory %s (%s); entries of %zu bytes; %llu MiB segments, zero-filled: %s; "
-      "%.1f s per case\n",
+      "%d rounds of %.2f s turns\n",
       flags.dir.c_str(), fs_name.c_str(), flags.entry_bytes,
       static_cast<unsigned long long>(flags.segment_mib), flags.zero_fill ? "yes" : "no",
-      flags.seconds);
+      flags.rounds, flags.slice);
   if (fs_name == "tmpfs") std::printf("WARNING: tmpfs has no disk: fdatasync costs nothing\n");
 
-  const double raw_before = RawFdatasyncRate(flags.dir, 256, flags.seconds);
-  std::vector<std::pair<size_t, WalResult>> results;
-  for (size_t batch : flags.batches) results.emplace_back(batch, MeasureWal(flags, batch));
-  const double raw_after = RawFdatasyncRate(flags.dir, 256, flags.seconds);
-  const double raw = (raw_before + raw_after) / 2;
+  kvd::fs::PosixFileSystem fs;
+  RawAppender raw(flags.dir);
+  std::vector<std::unique_ptr<WalAppender>> wals;
+  for (size_t batch : flags.batches)
+    wals.push_back(std::make_unique<WalAppender>(flags, &fs, batch));
+  Tally raw_tally;
+  std::vector<Tally> wal_tallies(wals.size());
+  for (int r = 0; r < flags.rounds; ++r) {
+    Turn(flags.slice, raw_tally, [&] { raw.Append(); });
+    for (size_t i = 0; i < wals.size(); ++i)
+      Turn(flags.slice, wal_tallies[i], [&] { wals[i]->Save(); });
+  }
 
-  std::printf("raw fdatasync (append 256 B + fdatasync): %.0f/s (before %.0f, after %.0f)\n\n", raw,
-              raw_before, raw_after);
+  std::printf("raw fdatasync (append 256 B + fdatasync): %.0f/s, p50 %.0f us, p99 %.0f us\n\n",
+              raw_tally.rate(), raw_tally.Percentile(0.5), raw_tally.Percentile(0.99));
   std::printf(
-      "| entries/batch | Saves/s | entries/s | MiB/s | p50 us | p99 us | Saves/s / raw |\n");
+      "| entries/batch | Saves/s | entries/s | MiB/s | p50 us | p99 us | Saves/s / raw "
+      "(median of rounds) |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (const auto& [batch, r] : results) {
-    std::printf("| %zu | %.0f | %.0f | %.1f | %.0f | %.0f | %.2f |\n", batch, r.saves_per_second,
-                r.entries_per_second, r.mib_per_second, r.p50_us, r.p99_us,
-                r.saves_per_second / raw);
+  for (size_t i = 0; i < wals.size(); ++i) {
+    Tally& t = wal_tallies[i];
+    std::vector<double> ratios;
+    for (int r = 0; r < flags.rounds; ++r) {
+      ratios.push_back(t.per_round_rate[r] / raw_tally.per_round_rate[r]);
+    }
+    const double entries = t.rate() * static_cast<double>(flags.batches[i]);
+    std::printf("| %zu | %.0f | %.0f | %.1f | %.0f | %.0f | %.2f |\n", flags.batches[i], t.rate(),
+                entries, entries * static_cast<double>(flags.entry_bytes) / (1024.0 * 1024.0),
+                t.Percentile(0.5), t.Percentile(0.99), Median(ratios));
   }
   return 0;
 }

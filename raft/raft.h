@@ -31,6 +31,10 @@ namespace kvd::raft {
 // campaign skips pre-vote and is not refused because of a leader lease.
 inline constexpr char kCampaignTransferContext[] = "CampaignTransfer";
 
+// A snapshot sent to a follower and neither acknowledged nor reported (RawNode::ReportSnapshot)
+// within this many election timeouts is taken to be lost, and sent again.
+inline constexpr int kSnapshotRetryElectionTimeouts = 10;
+
 const char* MessageTypeName(MessageType t);
 
 // What RawNode remembers from one Ready to the next (kept here so that rawnode.h shows no

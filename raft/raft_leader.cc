@@ -16,6 +16,16 @@ namespace kvd::raft {
 void Raft::TickHeartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  // A snapshot neither acknowledged nor reported (ReportSnapshot) for this long was probably
+  // lost: probe again, which sends a new one.
+  for (auto& [id, pr] : trk_.progress()) {
+    if (pr.state != ProgressState::kSnapshot) continue;
+    if (++pr.snapshot_ticks < kSnapshotRetryElectionTimeouts * election_timeout_) continue;
+    Log(absl::StrCat("snapshot to ", id, " unacknowledged after ", pr.snapshot_ticks,
+                     " ticks; assuming it was lost"));
+    pr.pending_snapshot = 0;
+    pr.BecomeProbe();
+  }
   if (election_elapsed_ >= election_timeout_) {
     election_elapsed_ = 0;
     if (check_quorum_) {
@@ -199,7 +209,10 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   absl::StatusOr<Term> prev_term = log_.TermAt(prev_index);
   absl::StatusOr<std::vector<Entry>> ents = log_.EntriesFrom(pr->next, max_size_per_msg_);
   if (!prev_term.ok() || !ents.ok()) {
-    // The entries the follower needs are compacted away: it needs a snapshot.
+    // The entries the follower needs are compacted away: it needs a snapshot. (Nothing else can
+    // fail here: next never passes the leader's last index + 1.)
+    KVD_CHECK(prev_term.ok() || IsCompacted(prev_term.status()), "term of ", prev_index, " for ",
+              to, ": ", prev_term.status().ToString());
     return MaybeSendSnapshot(to, *pr);
   }
   if (ents->empty() && !send_if_empty) return false;

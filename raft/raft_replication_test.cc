@@ -315,6 +315,41 @@ TEST(Snapshots, ReportSnapshotMovesTheFollowerBackToProbe) {
   }
 }
 
+// A snapshot lost on the way and never reported is sent again after 10 election timeouts.
+TEST(Snapshots, UnacknowledgedSnapshotIsSentAgain) {
+  Cluster c;
+  AddSnapshotMembers(c, {1, 2, 3});
+  c.Elect(1);
+  c.Isolate(3);
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(c.raw(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_TRUE(c.node(1).CompactTo(c.node(1).applied_index()).ok());
+  int snaps = 0;
+  bool lose = true;
+  c.SetDropFilter([&](const Message& m) {
+    if (m.type != MessageType::kSnap) return false;
+    ++snaps;
+    return lose;
+  });
+  c.Heal();
+  c.Tick(1);
+  c.Stabilize();
+  ASSERT_EQ(snaps, 1);
+  lose = false;
+  for (int k = 0; k < 10 * 10 - 2; ++k) {
+    c.Tick(1);
+    c.Stabilize();
+  }
+  EXPECT_EQ(snaps, 1);
+  EXPECT_EQ(Progress(c, 1, 3).state, ProgressState::kSnapshot);
+  for (int k = 0; k < 3; ++k) {
+    c.Tick(1);
+    c.Stabilize();
+  }
+  EXPECT_EQ(snaps, 2);
+  EXPECT_EQ(Data(c.node(3)), Data(c.node(1)));
+}
+
 // A snapshot no newer than what the follower has committed is ignored.
 TEST(Snapshots, FollowerIgnoresSnapshotAtOrBelowItsCommitIndex) {
   auto n = testing::NodeWithLog(2, {1, 2}, {1, 1, 1}, HardState{.term = 1, .commit = 3});

@@ -38,6 +38,14 @@ class BatchView final : public ReadView {
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) override {
     return b_.Fetch(revs);
   }
+  // The index's newest state is this view's state exactly when the op in progress has not
+  // written yet (as for a txn's compares).
+  bool LookupHeads(const KeyRange& range, std::vector<KeyIndex::Head>* heads) override {
+    if (current_ != b_.rev_) return false;
+    absl::ReaderMutexLock lock(&b_.store_->index_mu_);
+    b_.store_->index_.RangeHeads(range, heads);
+    return true;
+  }
 
  private:
   const ApplyBatch& b_;

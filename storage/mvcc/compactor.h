@@ -7,7 +7,8 @@
 // write also records C in scompact_finished. Only records at or below C are touched, so reads
 // at or above C are unaffected, and readers below C were refused or hold a RocksDB snapshot
 // taken before the index changed. After a restart it resumes from scompact_finished + 1
-// (compacting a key twice is harmless).
+// (compacting a key twice is harmless). A RocksDB error stops removal (reported on stderr):
+// results stay correct, history merely stays on disk until the next open retries.
 #pragma once
 
 #include <condition_variable>

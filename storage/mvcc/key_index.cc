@@ -57,6 +57,21 @@ void KeyIndex::Range(const KeyRange& range, int64_t rev, std::vector<Revision>* 
   }
 }
 
+void KeyIndex::RangeHeads(const KeyRange& range, std::vector<Head>* heads) const {
+  auto visit = [&](const History& h) {
+    if (!h.entries.back().tombstone) heads->push_back(HeadOf(h));
+  };
+  if (range.kind == KeyRange::Kind::kSingle) {
+    auto it = keys_.find(range.key);
+    if (it != keys_.end()) visit(it->second);
+    return;
+  }
+  for (auto it = keys_.lower_bound(range.key); it != keys_.end(); ++it) {
+    if (range.kind == KeyRange::Kind::kBounded && it->first >= range.end) break;
+    visit(it->second);
+  }
+}
+
 void KeyIndex::MoveLease(const std::string& key, int64_t from, int64_t to) {
   if (from == to) return;
   if (from != 0) {

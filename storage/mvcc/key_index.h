@@ -64,6 +64,9 @@ class KeyIndex {
   void Range(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
              std::vector<std::string>* keys) const;
 
+  // Appends, in key order, the newest state of every key in `range` that exists now.
+  void RangeHeads(const KeyRange& range, std::vector<Head>* heads) const;
+
   // Records a put of `key` at `rev`, which must be greater than every revision of the key.
   Undo Put(std::string_view key, Revision rev, int64_t create_revision, int64_t version,
            int64_t lease);

@@ -102,10 +102,21 @@ absl::StatusOr<etcdserverpb::RangeResponse> ExecuteRange(ReadView& view, const R
 }
 
 absl::StatusOr<bool> EvaluateCompare(ReadView& view, const etcdserverpb::Compare& c) {
-  std::vector<Revision> revs;
-  view.Lookup(KeyRange::FromRequest(c.key(), c.range_end()), view.current(), &revs, nullptr);
+  const KeyRange range = KeyRange::FromRequest(c.key(), c.range_end());
   std::vector<mvccpb::KeyValue> kvs;
-  if (revs.empty()) {
+  std::vector<KeyIndex::Head> heads;
+  std::vector<Revision> revs;
+  if (c.target() != etcdserverpb::Compare::VALUE && view.LookupHeads(range, &heads)) {
+    // Everything but the value is in the index: no record read.
+    for (const KeyIndex::Head& h : heads) {
+      mvccpb::KeyValue& kv = kvs.emplace_back();
+      kv.set_create_revision(h.create_revision);
+      kv.set_mod_revision(h.latest.main);
+      kv.set_version(h.version);
+      kv.set_lease(h.lease);
+    }
+    if (kvs.empty()) kvs.emplace_back();
+  } else if (view.Lookup(range, view.current(), &revs, nullptr); revs.empty()) {
     if (c.target() == etcdserverpb::Compare::VALUE) return false;
     kvs.emplace_back();
   } else {

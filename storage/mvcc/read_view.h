@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "storage/mvcc/key_index.h"
 #include "storage/mvcc/key_range.h"
 #include "storage/mvcc/layout.h"
 #include "storage/mvcc/record.h"
@@ -28,6 +29,13 @@ class ReadView {
                       std::vector<std::string>* keys) = 0;
   // The records stored at `revs`, in the same order. Corrupt if one is missing.
   virtual absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) = 0;
+  // If the view can tell without reading records: appends the state (create, mod, version,
+  // lease) at current() of every key in `range` that exists then, and returns true.
+  virtual bool LookupHeads(const KeyRange& range, std::vector<KeyIndex::Head>* heads) {
+    (void)range;
+    (void)heads;
+    return false;
+  }
 };
 
 // etcd's revision rule for reads: 0 (or less) means current(); above current() is a future

@@ -17,7 +17,8 @@
 // Streaming: the sender lists SnapshotTransferList(info) and sends each file in chunks read
 // with ReadSnapshotChunk; the receiver writes them in order with WriteSnapshotChunk into an
 // empty directory on the store's filesystem, then calls Store::InstallSnapshot on it, which
-// checks every file against the manifest before touching the store.
+// checks every file against the manifest before touching the store. A receiver starts each
+// transfer from an empty (or removed) directory: stray files make the snapshot fail to verify.
 #pragma once
 
 #include <cstdint>

@@ -426,6 +426,24 @@ TEST(StoreOpenTest, DamagedRecordsForeignDataAndOtherVersionsAreRefused) {
   EXPECT_NE(s.status().message().find("kvd-mvcc/9"), std::string::npos);
 }
 
+TEST(StoreOpenTest, InterruptedRenameFallbackOfAnInstallIsUndoneAtOpen) {
+  // Where the filesystem lacks RENAME_EXCHANGE, an install renames the store to
+  // "<dir>.replaced" first; a crash right then leaves no "<dir>". Open puts it back.
+  TempDir dir;
+  {
+    auto st = Store::Open(dir.Sub("db"));
+    ASSERT_TRUE(st.ok());
+    ApplyBatch b = (*st)->BeginBatch();
+    ASSERT_TRUE(b.Put(Put("a", "1")).ok());
+    ASSERT_TRUE(b.Commit(1, 1).ok());
+  }
+  fs::rename(dir.Sub("db"), dir.Sub("db.replaced"));
+  auto st = Store::Open(dir.Sub("db"));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ((*st)->CurrentRevision(), 2);
+  EXPECT_FALSE(fs::exists(dir.Sub("db.replaced")));
+}
+
 TEST_F(StoreTest, ConcurrentReadersSeeWholeBatchesOnly) {
   // Each batch writes the same value to "x" and "y" in separate requests; a reader must never
   // see them differ, and revisions it sees never go backwards.
@@ -464,9 +482,19 @@ TEST_F(StoreTest, ConcurrentReadersSeeWholeBatchesOnly) {
       ASSERT_TRUE(cb.Commit(++index_, 1).ok());
     }
   }
+  // Readers wait while a snapshot (of the same state) replaces the database under them.
+  ASSERT_TRUE(store_->CreateSnapshot(dir_.Sub("snap")).ok());
+  int before = reads.load();
+  ASSERT_TRUE(store_->InstallSnapshot(dir_.Sub("snap")).ok());
+  for (int i = 0; i < 20; ++i) {
+    ApplyBatch b = store_->BeginBatch();
+    ASSERT_TRUE(b.Put(Put("x", "after" + std::to_string(i))).ok());
+    ASSERT_TRUE(b.Put(Put("y", "after" + std::to_string(i))).ok());
+    ASSERT_TRUE(b.Commit(++index_, 1).ok());
+  }
   stop = true;
   for (auto& t : readers) t.join();
-  EXPECT_GT(reads.load(), 0);
+  EXPECT_GT(reads.load(), before);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include "storage/wal/log_state.h"
 
 #include "gtest/gtest.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

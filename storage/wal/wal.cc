@@ -60,8 +60,9 @@ Wal::Wal(fs::FileSystem* fs, std::string dir, WalOptions options, uint64_t wal_i
 Wal::~Wal() = default;
 
 absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOptions options) {
-  if (options.create_if_missing) {
+  if (options.create_if_missing && absl::IsNotFound(fs->ListDir(dir).status())) {
     if (absl::Status s = fs->CreateDir(dir); !s.ok()) return s;
+    if (absl::Status s = fs->SyncDir(fs::DirName(dir)); !s.ok()) return s;
   }
   absl::StatusOr<WalContents> contents = ReadWal(*fs, dir);
   if (!contents.ok()) return contents.status();

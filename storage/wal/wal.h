@@ -51,6 +51,18 @@
 // indistinguishable from a torn write and is cut off like one (etcd's WAL has the same limit);
 // deleting the newest segment by hand goes unnoticed unless the prepared next segment exists.
 //
+// USE FROM THE RAFT LOOP (step 2 of each Ready):
+//   WalBatch b;
+//   b.snapshot = rd.snapshot.IsEmpty() ? nullptr : &rd.snapshot.metadata;  // data saved first
+//   b.entries = rd.entries;
+//   b.hard_state = rd.hard_state ? &*rd.hard_state : nullptr;
+//   b.sync = rd.must_sync;
+//   if (absl::Status s = wal.Save(b); !s.ok()) crash(s);
+// An installed snapshot's data must be durable (in snap/) before the batch that installs it is
+// saved, so the WAL never names a snapshot that is not on disk. After this member takes a
+// snapshot of its own state machine at applied index i (its data durable too):
+// SaveSnapshot({conf state, i, term of i}), then ReleaseTo(i).
+//
 // THREAD-SAFETY. Not thread-safe: one thread (the server's Raft loop) calls every method. The
 // WAL may run one thread of its own to prepare the next segment in the background.
 #pragma once

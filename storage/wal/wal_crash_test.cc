@@ -22,7 +22,7 @@
 #include "storage/fs/posix_file_system.h"
 #include "storage/fs/scratch_dir.h"
 #include "storage/wal/wal.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

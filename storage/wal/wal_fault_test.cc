@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "storage/fs/fault_injecting_file_system.h"
 #include "storage/wal/wal.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

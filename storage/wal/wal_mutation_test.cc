@@ -15,7 +15,7 @@
 #include "storage/fs/fault_injecting_file_system.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

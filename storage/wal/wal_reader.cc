@@ -13,8 +13,10 @@ namespace kvd::wal {
 namespace {
 
 absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
-  return absl::DataLossError(
-      absl::StrCat("wal: corrupt segment ", path, " at byte offset ", offset, ": ", what));
+  return absl::DataLossError(absl::StrCat(
+      "wal: corrupt segment ", path, " at byte offset ", offset, ": ", what,
+      ". The WAL refuses to open: this member's log cannot be trusted. Replace its data (remove "
+      "the member from the cluster and add it back) or restore it from a backup"));
 }
 
 const char* RecordTypeName(RecordType t) {
@@ -373,12 +375,10 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
       }
     }
     if (proof) {
-      return Corrupt(
-          path, problem->offset,
-          absl::StrCat(problem->what, ". This is not a torn write: the batch at ", proof->first,
-                       " offset ", proof->second, " proves that batch ", unacknowledged,
-                       " had been made durable. The log cannot be trusted; replace "
-                       "this member's data (e.g. remove the member and add it back)"));
+      return Corrupt(path, problem->offset,
+                     absl::StrCat(problem->what, "; not a torn write: the batch at ", proof->first,
+                                  " offset ", proof->second, " proves that batch ", unacknowledged,
+                                  " had been made durable"));
     }
     if (problem->batches_before == 0 && has_next) {
       return Corrupt(path, problem->offset,
@@ -390,8 +390,9 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     const uint64_t end = EndOfNonZero(problem->bytes, problem->batch_start);
     out.notices.push_back(absl::StrCat(
         "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start, ", ",
-        end, ") (", problem->what, " at offset ", problem->offset, "), from batch ", unacknowledged,
-        " on, which was never acknowledged"));
+        end, ") (", problem->what, " at offset ", problem->offset, "): batch ", unacknowledged,
+        " is incomplete and nothing after it shows it was ever synced, so it is taken for a write "
+        "cut short by a crash"));
     if (end > problem->batch_start) out.repairs.push_back({path, problem->batch_start, end});
     if (problem->batches_before == 0) {
       out.spare = SegmentOnDisk{files[problem->file].seq, path, 0, kSegmentHeaderBytes, 0};

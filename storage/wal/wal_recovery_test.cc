@@ -13,7 +13,7 @@
 #include "storage/wal/segment_preparer.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

@@ -13,7 +13,7 @@
 #include "storage/fs/posix_file_system.h"
 #include "storage/fs/scratch_dir.h"
 #include "storage/wal/wal_format.h"
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 namespace kvd::wal {
 namespace {

@@ -1,4 +1,4 @@
-#include "storage/wal/wal_test_util.h"
+#include "storage/wal/wal_workload.h"
 
 #include <algorithm>
 #include <cstdlib>
