@@ -1,6 +1,5 @@
 #include "server/server.h"
 
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +19,24 @@ namespace {
 // gRPC accepts messages this much larger than --max-request-bytes, so that an oversized request
 // reaches kvd and gets etcd's "request is too large" rather than a transport error.
 constexpr int kGrpcOverheadBytes = 512 * 1024;
+
+// Requests refused while the store is over its quota: those that can add data. Deletes and
+// compactions, which free space, always go through.
+bool AddsData(const serverpb::Request& r) {
+  if (r.has_put() || r.has_lease_grant()) return true;
+  if (!r.has_txn()) return false;
+  auto has_put = [](const auto& ops, auto& self) -> bool {
+    for (const etcdserverpb::RequestOp& op : ops) {
+      if (op.has_request_put()) return true;
+      if (op.has_request_txn() && (self(op.request_txn().success(), self) ||
+                                   self(op.request_txn().failure(), self))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return has_put(r.txn().success(), has_put) || has_put(r.txn().failure(), has_put);
+}
 
 std::string PeerHostPort(const serverpb::Member& m) {
   if (m.peer_urls().empty()) return "";
@@ -277,6 +294,10 @@ void Server::Propose(serverpb::Request request, Completion done) {
     done(ApplyResult{ErrNoLeader(), nullptr, 0});
     return;
   }
+  if (AddsData(request) && OverQuota()) {
+    done(ApplyResult{ErrNoSpace(), nullptr, 0});
+    return;
+  }
   waits_->Register(id, request_deadline(), std::move(done));
   raft_->Propose(id, std::move(data));
 }
@@ -311,14 +332,11 @@ absl::Status Server::DefragmentStore() {
 }
 
 int64_t Server::db_size_bytes() const {
-  namespace stdfs = std::filesystem;
-  int64_t total = 0;
-  std::error_code ec;
-  for (auto it = stdfs::recursive_directory_iterator(member_.data_dir->db_dir(), ec);
-       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
-  }
-  return total;
+  return static_cast<int64_t>(member_.store->LiveDataBytes());
+}
+
+bool Server::OverQuota() const {
+  return config_.quota_backend_bytes > 0 && db_size_bytes() > config_.quota_backend_bytes;
 }
 
 }  // namespace kvd::server

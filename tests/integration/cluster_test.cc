@@ -269,5 +269,51 @@ TEST(Cluster, MemberListAndStatusDescribeTheCluster) {
   EXPECT_FALSE(status->version().empty());
 }
 
+TEST(Cluster, QuotaRefusesWritesThatAddDataUntilSpaceIsFreed) {
+  ClusterOptions options;
+  options.extra_flags = {"--quota-backend-bytes", "16777216"};  // 16 MiB
+  auto c = StartCluster(options);
+  ASSERT_NE(c, nullptr);
+  KvClient client(c->ClientEndpoint(0));
+  const std::string megabyte(1 << 20, 'q');
+  grpc::Status refused;
+  int written = 0;
+  for (; written < 64; ++written) {
+    refused = client.Put(absl::StrCat("big-", written), megabyte);
+    if (!refused.ok()) break;
+  }
+  ASSERT_FALSE(refused.ok()) << "64 MiB written into a 16 MiB quota";
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "etcdserver: mvcc: database space exceeded");
+  EXPECT_GE(written, 8) << "refused long before the quota";
+  {
+    grpc::ClientContext ctx;
+    etcdserverpb::AlarmResponse alarms;
+    ASSERT_TRUE(c->Maintenance(0)->Alarm(&ctx, etcdserverpb::AlarmRequest(), &alarms).ok());
+    ASSERT_EQ(alarms.alarms_size(), 1);
+    EXPECT_EQ(alarms.alarms(0).alarm(), etcdserverpb::NOSPACE);
+  }
+  // Deletes and compaction still go through, and free the space once defragmented.
+  {
+    etcdserverpb::DeleteRangeRequest all;
+    all.set_key("big-");
+    all.set_range_end("big.");
+    grpc::ClientContext ctx;
+    etcdserverpb::DeleteRangeResponse resp;
+    ASSERT_TRUE(c->KV(0)->DeleteRange(&ctx, all, &resp).ok());
+    EXPECT_EQ(resp.deleted(), written);
+    grpc::ClientContext compact_ctx;
+    etcdserverpb::CompactionRequest compact;
+    compact.set_revision(resp.header().revision());
+    compact.set_physical(true);
+    etcdserverpb::CompactionResponse compacted;
+    ASSERT_TRUE(c->KV(0)->Compact(&compact_ctx, compact, &compacted).ok());
+  }
+  grpc::ClientContext defrag_ctx;
+  etcdserverpb::DefragmentResponse defrag;
+  ASSERT_TRUE(c->Maintenance(0)->Defragment(&defrag_ctx, {}, &defrag).ok());
+  EXPECT_TRUE(client.Put("small", "fits again").ok());
+}
+
 }  // namespace
 }  // namespace kvd::testing
