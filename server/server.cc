@@ -90,7 +90,7 @@ absl::Status Server::Init() {
   };
   applier_ = std::make_unique<Applier>(member_.store.get(),
                                        Applier::Options{.snapshot_count = config_.snapshot_count},
-                                       std::move(applier_hooks), ConfStateOf(member_.membership),
+                                       std::move(applier_hooks), member_.conf_state,
                                        member_.membership);
   auto images = std::make_unique<StoreSnapshotImages>(member_.data_dir->snap_dir(),
                                                       member_.store.get(), applier_.get());
@@ -105,6 +105,17 @@ absl::Status Server::Init() {
       .on_snapshot_status = [this](raft::NodeId id,
                                    bool failed) { raft_->ReportSnapshot(id, failed); },
       .snapshots = snapshot_images_.get(),
+      .member_started =
+          [this](raft::NodeId id) {
+            const serverpb::Membership current = membership();
+            for (uint64_t removed : current.removed()) {
+              if (removed == id) return true;
+            }
+            for (const serverpb::Member& m : current.members()) {
+              if (m.id() == id) return m.client_urls_size() > 0;
+            }
+            return false;
+          },
   });
   for (const serverpb::Member& m : member_.membership.members()) {
     if (m.id() != member_id_) transport_->AddPeer(m.id(), PeerHostPort(m));
