@@ -35,7 +35,9 @@ Applier::Applier(mvcc::Store* store, Options options, Hooks hooks, raft::ConfSta
 
 Applier::~Applier() { Stop(); }
 
-void Applier::Start() { thread_ = std::thread([this] { Run(); }); }
+void Applier::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Applier::Stop() {
   {
@@ -97,9 +99,8 @@ void Applier::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Applier* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) {
-            return a->stopping_ || !a->queue_.empty();
-          },
+          +[](Applier* a)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) { return a->stopping_ || !a->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping, and everything queued is done
       items.swap(queue_);
@@ -136,7 +137,8 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
     size_t conf_index = 0;
     for (const raft::Entry& e : committed.entries) {
       const raft::ConfState* conf_after = nullptr;
-      if (e.type == raft::EntryType::kConfChange) conf_after = &committed.conf_states.at(conf_index++);
+      if (e.type == raft::EntryType::kConfChange)
+        conf_after = &committed.conf_states.at(conf_index++);
       // Entries the store already holds (a replay after a restart, or behind an installed
       // snapshot) change nothing, membership included: the store's metadata has them.
       if (e.index <= applied_before) continue;
@@ -228,7 +230,8 @@ ApplyResult Applier::ApplyRequest(mvcc::ApplyBatch& batch, const serverpb::Reque
     default:
       result.status = absl::UnimplementedError(
           absl::StrCat("this member cannot apply request kind ", req.op_case()));
-      spdlog::error("skipped a committed request of unknown kind {}", static_cast<int>(req.op_case()));
+      spdlog::error("skipped a committed request of unknown kind {}",
+                    static_cast<int>(req.op_case()));
   }
   return result;
 }

@@ -99,7 +99,7 @@ class Applier {
   mvcc::Store* const store_;
   const Options options_;
   const Hooks hooks_;
-  raft::ConfState conf_;  // apply thread
+  raft::ConfState conf_;                // apply thread
   uint64_t last_compaction_index_ = 0;  // apply thread
 
   mutable absl::Mutex mu_;

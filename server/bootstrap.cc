@@ -94,10 +94,10 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   if (identity_bytes.ok()) {
     if (!b.identity.ParseFromString(*identity_bytes) || b.identity.format_version() != 1 ||
         b.identity.member_id() == 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(identity_path, " is damaged or of another version; this data directory ",
-                       "cannot be used; restore it from the member's own backup (a member must never restart ",
-                       "without its state: it would forget its votes)"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          identity_path, " is damaged or of another version; this data directory ",
+          "cannot be used; restore it from the member's own backup (a member must never restart ",
+          "without its state: it would forget its votes)"));
     }
     b.restarted = true;
     if (b.identity.bootstrap().members_size() > 0) {
@@ -180,7 +180,8 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   // The in-memory log Raft reads.
   if (recovered.snapshot.index > 0) {
     b.log = std::make_unique<raft::MemoryStorage>();
-    if (absl::Status st = b.log->ApplySnapshot(raft::Snapshot{.metadata = recovered.snapshot, .data = ""});
+    if (absl::Status st =
+            b.log->ApplySnapshot(raft::Snapshot{.metadata = recovered.snapshot, .data = ""});
         !st.ok()) {
       return st;
     }
@@ -196,8 +197,7 @@ absl::StatusOr<BootstrappedMember> Bootstrap(const ServerConfig& config) {
   const mvcc::AppliedPosition store_applied = b.store->Applied();
   if (store_applied.index > hs.commit && store_applied.index > recovered.snapshot.index &&
       store_applied.index <= recovered.last_index() &&
-      recovered.entries[store_applied.index - recovered.first_index()].term ==
-          store_applied.term) {
+      recovered.entries[store_applied.index - recovered.first_index()].term == store_applied.term) {
     hs.commit = store_applied.index;
   }
   b.log->SetHardState(hs);

@@ -80,13 +80,14 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
                                                     etcdserverpb::AlarmResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (req->action() != etcdserverpb::AlarmRequest::GET) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "kvd raises and clears its NOSPACE alarm with the store's size "
-                                 "(see --quota-backend-bytes); alarms are listed, not set by hand"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     "kvd raises and clears its NOSPACE alarm with the store's size "
+                     "(see --quota-backend-bytes); alarms are listed, not set by hand"));
     return reactor;
   }
-  if (server_->OverQuota() && (req->alarm() == etcdserverpb::NONE ||
-                               req->alarm() == etcdserverpb::NOSPACE)) {
+  if (server_->OverQuota() &&
+      (req->alarm() == etcdserverpb::NONE || req->alarm() == etcdserverpb::NOSPACE)) {
     etcdserverpb::AlarmMember* alarm = resp->add_alarms();
     alarm->set_memberid(server_->member_id());
     alarm->set_alarm(etcdserverpb::NOSPACE);

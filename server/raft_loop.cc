@@ -38,7 +38,9 @@ RaftLoop::RaftLoop(Options options, std::unique_ptr<raft::MemoryStorage> storage
 
 RaftLoop::~RaftLoop() { Stop(); }
 
-void RaftLoop::Start() { thread_ = std::thread([this] { Run(); }); }
+void RaftLoop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void RaftLoop::Stop() {
   {

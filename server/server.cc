@@ -28,8 +28,8 @@ bool AddsData(const serverpb::Request& r) {
   auto has_put = [](const auto& ops, auto& self) -> bool {
     for (const etcdserverpb::RequestOp& op : ops) {
       if (op.has_request_put()) return true;
-      if (op.has_request_txn() && (self(op.request_txn().success(), self) ||
-                                   self(op.request_txn().failure(), self))) {
+      if (op.has_request_txn() &&
+          (self(op.request_txn().success(), self) || self(op.request_txn().failure(), self))) {
         return true;
       }
     }
@@ -88,10 +88,9 @@ absl::Status Server::Init() {
             }
           },
   };
-  applier_ = std::make_unique<Applier>(member_.store.get(),
-                                       Applier::Options{.snapshot_count = config_.snapshot_count},
-                                       std::move(applier_hooks), member_.conf_state,
-                                       member_.membership);
+  applier_ = std::make_unique<Applier>(
+      member_.store.get(), Applier::Options{.snapshot_count = config_.snapshot_count},
+      std::move(applier_hooks), member_.conf_state, member_.membership);
   auto images = std::make_unique<StoreSnapshotImages>(member_.data_dir->snap_dir(),
                                                       member_.store.get(), applier_.get());
   StoreSnapshotImages* images_ptr = images.get();
@@ -154,9 +153,8 @@ absl::Status Server::Init() {
             waits_->Fail(id, leader_.load() == raft::kNoNode ? ErrNoLeader() : ErrLeaderChanged());
           },
   };
-  absl::StatusOr<std::unique_ptr<RaftLoop>> raft =
-      RaftLoop::Create(raft_options, std::move(member_.log), std::move(member_.wal),
-                       std::move(raft_hooks));
+  absl::StatusOr<std::unique_ptr<RaftLoop>> raft = RaftLoop::Create(
+      raft_options, std::move(member_.log), std::move(member_.wal), std::move(raft_hooks));
   if (!raft.ok()) return raft.status();
   raft_ = *std::move(raft);
 
@@ -182,10 +180,9 @@ absl::Status Server::Init() {
     peer_server_ = builder.BuildAndStart();
     for (size_t i = 0; i < ports.size(); ++i) {
       if (peer_server_ == nullptr || ports[i] == 0) {
-        return absl::UnavailableError(
-            absl::StrCat("--listen-peer-urls: cannot listen on ",
-                         config_.listen_peer_urls[i].ToString(),
-                         " (is the port in use, or the address not this host's?)"));
+        return absl::UnavailableError(absl::StrCat(
+            "--listen-peer-urls: cannot listen on ", config_.listen_peer_urls[i].ToString(),
+            " (is the port in use, or the address not this host's?)"));
       }
     }
   }
@@ -208,10 +205,9 @@ absl::Status Server::Init() {
     client_server_ = builder.BuildAndStart();
     for (size_t i = 0; i < ports.size(); ++i) {
       if (client_server_ == nullptr || ports[i] == 0) {
-        return absl::UnavailableError(
-            absl::StrCat("--listen-client-urls: cannot listen on ",
-                         config_.listen_client_urls[i].ToString(),
-                         " (is the port in use, or the address not this host's?)"));
+        return absl::UnavailableError(absl::StrCat(
+            "--listen-client-urls: cannot listen on ", config_.listen_client_urls[i].ToString(),
+            " (is the port in use, or the address not this host's?)"));
       }
     }
   }

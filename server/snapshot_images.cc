@@ -138,8 +138,8 @@ class DirImageWriter final : public SnapshotImageWriter {
       }
       const size_t n = std::min<uint64_t>(remaining_, buffer_.size() - at);
       if (n == 0) break;
-      if (absl::Status st = mvcc::WriteSnapshotChunk(
-              tmp_dir_, name_, written_, std::string_view(buffer_).substr(at, n));
+      if (absl::Status st = mvcc::WriteSnapshotChunk(tmp_dir_, name_, written_,
+                                                     std::string_view(buffer_).substr(at, n));
           !st.ok()) {
         return st;
       }
@@ -189,8 +189,7 @@ class DirImageWriter final : public SnapshotImageWriter {
 
 }  // namespace
 
-StoreSnapshotImages::StoreSnapshotImages(std::string snap_dir, mvcc::Store* store,
-                                         Applier* applier)
+StoreSnapshotImages::StoreSnapshotImages(std::string snap_dir, mvcc::Store* store, Applier* applier)
     : snap_dir_(std::move(snap_dir)), store_(store), applier_(applier) {
   std::error_code ec;
   uint64_t max_seq = 0;
@@ -248,9 +247,9 @@ absl::StatusOr<std::unique_ptr<SnapshotImageReader>> StoreSnapshotImages::OpenFo
   });
   if (!st.ok()) return st;
   if (info->applied.index < snapshot.metadata.index) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the store is at index ", info->applied.index, ", below the snapshot's ",
-                     snapshot.metadata.index));
+    return absl::FailedPreconditionError(absl::StrCat("the store is at index ", info->applied.index,
+                                                      ", below the snapshot's ",
+                                                      snapshot.metadata.index));
   }
   std::vector<std::pair<std::string, uint64_t>> files;
   for (const std::string& name : mvcc::SnapshotTransferList(*info)) {

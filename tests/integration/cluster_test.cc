@@ -1,6 +1,8 @@
 // A real 3-member kvd cluster on loopback under the faults users meet: a leader killed under
 // writes, a member down for long, all members restarted, a paused leader, a lost majority.
 // Each test asserts what a client sees.
+#include "tests/harness/cluster.h"
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -9,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/client.h"
-#include "tests/harness/cluster.h"
 
 namespace kvd::testing {
 namespace {
@@ -267,6 +268,29 @@ TEST(Cluster, MemberListAndStatusDescribeTheCluster) {
   EXPECT_NE(status->header().cluster_id(), 0u);
   EXPECT_GT(status->raftindex(), 0u);
   EXPECT_FALSE(status->version().empty());
+}
+
+TEST(Cluster, MemberThatLostItsDataDirectoryRefusesToBootstrapAgain) {
+  auto c = StartCluster();
+  ASSERT_NE(c, nullptr);
+  // Wait until every member has announced itself (it has "run" in the cluster).
+  ASSERT_TRUE(Eventually(absl::Seconds(10), [&] {
+    grpc::ClientContext ctx;
+    etcdserverpb::MemberListResponse members;
+    if (!c->ClusterApi(0)->MemberList(&ctx, {}, &members).ok()) return false;
+    for (const auto& m : members.members()) {
+      if (m.clienturls_size() == 0) return false;
+    }
+    return true;
+  }));
+  c->Kill(2);
+  c->Wipe(2);
+  ASSERT_TRUE(c->Restart(2).ok());
+  absl::StatusOr<int> exit = c->WaitExit(2);
+  ASSERT_TRUE(exit.ok()) << "a member with a wiped data directory started again:\n"
+                         << c->LogTail(2);
+  EXPECT_EQ(*exit, 1);
+  EXPECT_NE(c->LogTail(2).find("already ran in cluster"), std::string::npos) << c->LogTail(2);
 }
 
 TEST(Cluster, QuotaRefusesWritesThatAddDataUntilSpaceIsFreed) {
