@@ -395,14 +395,20 @@ absl::Status Raft::Step(Message m) {
       }
     }
   } else if (m.term < term_) {
-    if ((check_quorum_ || pre_vote_) &&
-        (m.type == MessageType::kHeartbeat || m.type == MessageType::kApp)) {
+    if (m.type == MessageType::kHeartbeat || m.type == MessageType::kApp ||
+        m.type == MessageType::kSnap) {
       // A leader of an older term that is still sending (it was partitioned away, or this node's
       // term moved while it could not win): answer with our term so it steps down. Without this,
       // with check-quorum or pre-vote a node that raised its term could never rejoin: it ignores
       // the old leader, and its own (pre-)votes are refused while the others hear from that
-      // leader.
-      Send(Message{.type = MessageType::kAppResp, .to = m.from});
+      // leader; and a learner, which never campaigns, would never be heard from at all.
+      // Nothing was accepted, so the answer is a rejection at index 0: should it reach that node
+      // after it became leader again at our term, it cannot pass for an acknowledgement (a
+      // rejection of index 0 is stale to any Progress but one probing from the very start, which
+      // simply probes again).
+      Log(absl::StrCat("rejected ", MessageTypeName(m.type), " from ", m.from, " at older term ",
+                       m.term, " (current term ", term_, ")"));
+      Send(Message{.type = MessageType::kAppResp, .to = m.from, .reject = true});
     } else if (m.type == MessageType::kPreVote) {
       // Answer so the pre-candidate learns the newer term.
       Log(absl::StrCat("rejected ", MessageTypeName(m.type), " from ", m.from, " at older term ",
