@@ -31,15 +31,16 @@ void Raft::TickHeartbeat() {
     if (check_quorum_) {
       Step(Message{.type = MessageType::kCheckQuorum, .from = id_}).IgnoreError();
     }
-    // A transfer that has not finished within an election timeout is abandoned, so the leader
-    // accepts proposals again.
-    if (role_ == Role::kLeader && lead_transferee_ != kNoNode) {
-      Log(absl::StrCat("abandoned leader transfer to ", lead_transferee_,
-                       ": not done within an election timeout"));
-      AbortLeaderTransfer();
-    }
   }
   if (role_ != Role::kLeader) return;
+  // A transfer that has not finished within an election timeout of its start is abandoned, so
+  // the leader accepts proposals again. Its clock is its own: starting a transfer neither
+  // postpones the next quorum check nor inherits the ticks already counted toward it.
+  if (lead_transferee_ != kNoNode && ++transfer_elapsed_ >= election_timeout_) {
+    Log(absl::StrCat("abandoned leader transfer to ", lead_transferee_,
+                     ": not done within an election timeout"));
+    AbortLeaderTransfer();
+  }
   if (heartbeat_elapsed_ >= heartbeat_timeout_) {
     heartbeat_elapsed_ = 0;
     Step(Message{.type = MessageType::kBeat, .from = id_}).IgnoreError();
@@ -404,7 +405,7 @@ void Raft::HandleTransferLeader(const Message& m, Progress& pr) {
   }
   Log(absl::StrCat("starting leader transfer to ", transferee));
   // The transfer must finish within an election timeout (TickHeartbeat abandons it after that).
-  election_elapsed_ = 0;
+  transfer_elapsed_ = 0;
   lead_transferee_ = transferee;
   if (pr.match == log_.LastIndex()) {
     Log(absl::StrCat("sent MsgTimeoutNow to ", transferee, ": its log is up to date"));
@@ -414,7 +415,10 @@ void Raft::HandleTransferLeader(const Message& m, Progress& pr) {
   }
 }
 
-void Raft::AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+void Raft::AbortLeaderTransfer() {
+  lead_transferee_ = kNoNode;
+  transfer_elapsed_ = 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // ReadIndex (thesis §6.4)
