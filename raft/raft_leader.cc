@@ -374,7 +374,16 @@ void Raft::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   // A full window with the follower alive: free one slot so replication cannot stall on a lost
   // response.
   if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
-  if (pr.match < log_.LastIndex()) SendAppend(m.from);
+  if (pr.match < log_.LastIndex()) {
+    SendAppend(m.from);
+  } else if (m.from == lead_transferee_) {
+    // The transferee is caught up and still answers at this term: the MsgTimeoutNow sent when it
+    // caught up was lost, or arrived while it could not campaign (committed conf changes not yet
+    // applied). Send it again; a duplicate reaching it after it campaigned carries a term it has
+    // left, and is ignored.
+    Log(absl::StrCat("sent MsgTimeoutNow to ", m.from, ": its log is up to date"));
+    SendTimeoutNow(m.from);
+  }
   const uint64_t round = ReadIndexRounds::DecodeRound(m.context);
   if (round != 0) {
     reads_.RecordAck(m.from, round);

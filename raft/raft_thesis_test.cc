@@ -346,6 +346,28 @@ TEST(Thesis_3_10_LeaderTransfer, TransferDoesNotPostponeTheQuorumCheck) {
   EXPECT_EQ(c.raw(1).GetStatus().lead_transferee, kNoNode);
 }
 
+// A lost MsgTimeoutNow is sent again when the caught-up transferee answers a heartbeat, so the
+// transfer still completes well within its election timeout.
+TEST(Thesis_3_10_LeaderTransfer, LostTimeoutNowIsResentOnTheTransfereesHeartbeatAnswer) {
+  Cluster c({1, 2, 3});
+  c.Elect(1);
+  int dropped = 0;
+  c.SetDropFilter([&](const Message& m) {
+    if (m.type != MessageType::kTimeoutNow || dropped > 0) return false;
+    ++dropped;
+    return true;
+  });
+  c.raw(1).TransferLeader(3);
+  c.Stabilize();
+  ASSERT_EQ(dropped, 1);
+  ASSERT_EQ(RoleOf(c.raw(1)), Role::kLeader);
+  ASSERT_EQ(c.raw(1).GetStatus().lead_transferee, 3u);
+  c.Tick(1);  // a heartbeat (heartbeat_tick 1)
+  c.Stabilize();
+  EXPECT_EQ(RoleOf(c.raw(3)), Role::kLeader);
+  EXPECT_EQ(c.LeaderOf(1), 3u);
+}
+
 TEST(Thesis_3_10_LeaderTransfer, TransferToSelfIsIgnored) {
   Cluster c({1, 2, 3});
   c.Elect(1);

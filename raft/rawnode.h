@@ -180,8 +180,9 @@ class RawNode {
   void ReadIndex(std::string context);
 
   // Asks the leader to hand leadership to transferee: it stops accepting proposals, brings the
-  // transferee's log up to date, then tells it to campaign at once. Abandoned after an election
-  // timeout. On a follower the request is forwarded to the leader.
+  // transferee's log up to date, then tells it to campaign at once (again on each heartbeat
+  // answer from the caught-up transferee, in case that was lost). Abandoned an election timeout
+  // after it started. On a follower the request is forwarded to the leader.
   void TransferLeader(NodeId transferee);
 
   // The owner could not reach `id`; a leader stops pipelining to it and probes.
