@@ -101,6 +101,15 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   const InitialState st = c.storage->GetInitialState();
   const Index first = c.storage->FirstIndex();
   const Index last = c.storage->LastIndex();
+  // The membership and the applied floor are taken as of FirstIndex() - 1: that must be where
+  // the snapshot (whose membership InitialState reports) is. A snapshot being made cannot be
+  // checked, and needs not be: it is not installed yet.
+  if (absl::StatusOr<Snapshot> snap = c.storage->GetSnapshot();
+      snap.ok() && snap->metadata.index != first - 1) {
+    return absl::InvalidArgumentError(absl::StrCat("storage: the log starts after index ",
+                                                   first - 1, " but the snapshot is at index ",
+                                                   snap->metadata.index));
+  }
   if (!st.hard_state.IsEmpty()) {
     if (st.hard_state.commit > last) {
       return absl::InvalidArgumentError(absl::StrCat("storage: hard state commit ",
