@@ -417,6 +417,29 @@ TEST(RawNodeLog, ElectionsAndRoleChangesAreLogged) {
   EXPECT_TRUE(logged("cast MsgVote for 1"));
 }
 
+// Node IDs in log lines are hex, as the server and etcd print member IDs.
+TEST(RawNodeLog, NodeIdsAreLoggedInHex) {
+  Cluster c({0x1a, 0x2b, 0x3c});
+  std::vector<std::string> lines;
+  c.SetLogSink([&](const std::string& l) { lines.push_back(l); });
+  c.Elect(0x1a);
+  auto logged = [&](const std::string& what) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  EXPECT_TRUE(logged("1a became candidate at term 1"));
+  EXPECT_TRUE(logged("1a became leader at term 1"));
+  EXPECT_TRUE(logged("2b became follower at term 1"));
+  EXPECT_TRUE(logged("cast MsgVote for 1a"));
+  EXPECT_TRUE(logged("sent MsgVote request to 3c"));
+  EXPECT_FALSE(logged("26 became"));
+  Cluster restarted({0x1a, 0x2b, 0x3c});
+  lines.clear();
+  restarted.SetLogSink([&](const std::string& l) { lines.push_back(l); });
+  restarted.node(0x2b).Restart();
+  EXPECT_TRUE(logged("2b starting with voters=(1a 2b 3c) learners=()"));
+}
+
 TEST(RawNodeStatus, LeaderReportsProgressOfEveryMember) {
   Cluster c;
   AddSnapshotMembers(c, {1, 2, 3}, {4});
