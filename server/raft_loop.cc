@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "raft/confchange.h"
 #include "raft/errors.h"
@@ -233,6 +234,15 @@ void RaftLoop::HandleReady() {
 }
 
 void RaftLoop::Compact(raft::Index index, const raft::ConfState& conf) {
+  // This runs on the Raft loop and syncs the WAL: a stalled disk shows here as it does in
+  // HandleReady, so it is reported the same way.
+  const absl::Time start = absl::Now();
+  absl::Cleanup report_slow = [&] {
+    if (const absl::Duration took = absl::Now() - start; took > absl::Milliseconds(100)) {
+      spdlog::warn("slow fdatasync: recording a snapshot at index {} took {}", index,
+                   absl::FormatDuration(took));
+    }
+  };
   // Record a snapshot at index: the state machine is durable up to it, so the log below it is
   // no longer needed to rebuild this member's state.
   if (index > wal_->snapshot().index) {
