@@ -36,6 +36,8 @@
 
 namespace kvd::server {
 
+class Lessor;
+
 // Metadata keys the server keeps in the store.
 inline constexpr char kMetaMembership[] = "membership";          // serverpb::Membership
 inline constexpr char kMetaBootstrapConf[] = "bootstrap_conf";   // raftpb::ConfState
@@ -56,6 +58,13 @@ class Applier {
     std::function<void(std::vector<mvcc::RevisionEvents>)> events;
     // The membership changed.
     std::function<void(const serverpb::Membership&)> membership;
+    // Applies lease requests and answers the apply-time lease check of puts (none: no lease
+    // exists, lease requests fail).
+    Lessor* lessor = nullptr;
+    // A leader's empty entry of `term` was applied.
+    std::function<void(raft::Term term)> leader_noop;
+    // ResetFromStore replaced the state machine's state.
+    std::function<void()> restored;
   };
 
   // conf is the membership in force at the store's applied index.
