@@ -1,15 +1,28 @@
 #include "server/applier.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/raft_codec.h"
 #include "raft/confchange.h"
 #include "server/errors.h"
 #include "server/lessor.h"
 #include "spdlog/spdlog.h"
 
 namespace kvd::server {
+
+absl::StatusOr<std::optional<raft::ConfState>> StoredConfState(const mvcc::Store& store) {
+  absl::StatusOr<std::optional<std::string>> stored = store.GetMeta(kMetaConfState);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<raft::ConfState>();
+  raftpb::ConfState pb;
+  if (!pb.ParseFromString(**stored)) {
+    return absl::DataLossError("the store's Raft configuration record is unreadable");
+  }
+  return std::optional<raft::ConfState>(codec::FromProto(pb));
+}
 
 Applier::Applier(mvcc::Store* store, Options options, Hooks hooks, raft::ConfState conf,
                  serverpb::Membership membership)
@@ -23,7 +36,9 @@ Applier::Applier(mvcc::Store* store, Options options, Hooks hooks, raft::ConfSta
 
 Applier::~Applier() { Stop(); }
 
-void Applier::Start() { thread_ = std::thread([this] { Run(); }); }
+void Applier::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Applier::Stop() {
   {
@@ -49,8 +64,10 @@ absl::Status Applier::RunOnApplyThread(absl::AnyInvocable<absl::Status()> fn) {
   return result;
 }
 
-void Applier::ResetFromStore(raft::ConfState conf) {
-  conf_ = std::move(conf);
+void Applier::ResetFromStore() {
+  absl::StatusOr<std::optional<raft::ConfState>> conf = StoredConfState(*store_);
+  if (!conf.ok()) Fatal("reading the Raft configuration of the installed snapshot", conf.status());
+  if (conf->has_value()) conf_ = **conf;
   const uint64_t applied = store_->Applied().index;
   last_compaction_index_ = applied;
   absl::StatusOr<std::optional<std::string>> stored = store_->GetMeta(kMetaMembership);
@@ -84,9 +101,8 @@ void Applier::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Applier* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) {
-            return a->stopping_ || !a->queue_.empty();
-          },
+          +[](Applier* a)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) { return a->stopping_ || !a->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping, and everything queued is done
       items.swap(queue_);
@@ -127,14 +143,24 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
   for (CommittedBatch& committed : batches) {
     size_t conf_index = 0;
     for (const raft::Entry& e : committed.entries) {
-      if (e.type == raft::EntryType::kConfChange) {
-        // The membership follows every conf change, applied before or not.
-        conf_ = committed.conf_states.at(conf_index++);
-      }
+      const raft::ConfState* conf_after = nullptr;
+      if (e.type == raft::EntryType::kConfChange)
+        conf_after = &committed.conf_states.at(conf_index++);
+      // Entries the store already holds (a replay after a restart, or behind an installed
+      // snapshot) change nothing, membership included: the store's metadata has them.
       if (e.index <= applied_before) continue;
+      const uint64_t expected = last != nullptr ? last->index + 1 : applied_before + 1;
+      if (e.index != expected) {
+        Fatal("applying committed entries",
+              absl::InternalError(absl::StrCat("entry ", e.index, " follows ", expected - 1,
+                                               ": the log handed out a gap")));
+      }
       last = &e;
-      if (e.type == raft::EntryType::kConfChange) {
-        ApplyConfChange(batch, e);
+      if (conf_after != nullptr) {
+        ApplyConfChange(e, *conf_after);
+        raftpb::ConfState pb;
+        codec::ToProto(conf_, &pb);
+        batch.PutMeta(kMetaConfState, pb.SerializeAsString());
         membership_changed = true;
         continue;
       }
@@ -232,45 +258,47 @@ ApplyResult Applier::ApplyRequest(mvcc::ApplyBatch& batch, const serverpb::Reque
     default:
       result.status = absl::UnimplementedError(
           absl::StrCat("this member cannot apply request kind ", req.op_case()));
-      spdlog::error("skipped a committed request of unknown kind {}", static_cast<int>(req.op_case()));
+      spdlog::error("skipped a committed request of unknown kind {}",
+                    static_cast<int>(req.op_case()));
   }
   return result;
 }
 
-void Applier::ApplyConfChange(mvcc::ApplyBatch&, const raft::Entry& entry) {
+void Applier::ApplyConfChange(const raft::Entry& entry, const raft::ConfState& after) {
   absl::StatusOr<raft::ConfChange> cc = raft::DecodeConfChange(entry.data);
   if (!cc.ok()) Fatal(absl::StrCat("decoding the conf change at index ", entry.index), cc.status());
+  conf_ = after;
+  // The membership follows what Raft made of the change (it refuses some, e.g. removing the last
+  // voter): members not in Raft's configuration leave; the changed node's record is added or its
+  // learner flag updated.
+  auto in = [](const std::vector<raft::NodeId>& ids, uint64_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
   absl::MutexLock lock(&mu_);
   auto* members = membership_.mutable_members();
-  auto find = [&](uint64_t id) {
-    for (int i = 0; i < members->size(); ++i) {
-      if (members->Get(i).id() == id) return i;
+  for (int i = members->size() - 1; i >= 0; --i) {
+    const uint64_t id = members->Get(i).id();
+    if (!in(after.voters, id) && !in(after.learners, id)) {
+      members->DeleteSubrange(i, 1);
+      membership_.add_removed(id);
     }
-    return -1;
-  };
-  const int at = find(cc->node_id);
-  switch (cc->type) {
-    case raft::ConfChangeType::kAddNode:
-    case raft::ConfChangeType::kAddLearnerNode: {
-      const bool learner = cc->type == raft::ConfChangeType::kAddLearnerNode;
-      if (at >= 0) {
-        if (!learner) members->Mutable(at)->set_is_learner(false);  // promotion
-        break;
-      }
-      serverpb::Member m;
-      if (!cc->context.empty() && !m.ParseFromString(cc->context)) {
-        spdlog::warn("conf change at index {} carries an unreadable member record", entry.index);
-      }
-      m.set_id(cc->node_id);
-      m.set_is_learner(learner);
-      *members->Add() = std::move(m);
-      break;
-    }
-    case raft::ConfChangeType::kRemoveNode:
-      if (at >= 0) members->DeleteSubrange(at, 1);
-      membership_.add_removed(cc->node_id);
-      break;
   }
+  const bool voter = in(after.voters, cc->node_id);
+  const bool learner = in(after.learners, cc->node_id);
+  if (!voter && !learner) return;
+  for (serverpb::Member& m : *members) {
+    if (m.id() == cc->node_id) {
+      m.set_is_learner(learner);
+      return;
+    }
+  }
+  serverpb::Member m;
+  if (!cc->context.empty() && !m.ParseFromString(cc->context)) {
+    spdlog::warn("conf change at index {} carries an unreadable member record", entry.index);
+  }
+  m.set_id(cc->node_id);
+  m.set_is_learner(learner);
+  *members->Add() = std::move(m);
 }
 
 void Applier::MaybeCompactLog() {

@@ -38,10 +38,13 @@ namespace kvd::server {
 
 class Lessor;
 
-// Metadata keys the server keeps in the store.
-inline constexpr char kMetaMembership[] = "membership";          // serverpb::Membership
-inline constexpr char kMetaBootstrapConf[] = "bootstrap_conf";   // raftpb::ConfState
-inline constexpr char kMetaMemberId[] = "member_id";             // this member's ID, decimal
+// Metadata keys the server keeps in the store, written in the same batch as the entries that
+// change them, so they always describe the store's applied index.
+inline constexpr char kMetaMembership[] = "membership";  // serverpb::Membership
+inline constexpr char kMetaConfState[] = "conf_state";   // raftpb::ConfState: Raft's membership
+
+// The Raft membership the store's metadata records, or nullopt if it records none yet.
+absl::StatusOr<std::optional<raft::ConfState>> StoredConfState(const mvcc::Store& store);
 
 class Applier {
  public:
@@ -67,7 +70,7 @@ class Applier {
     std::function<void()> restored;
   };
 
-  // conf is the membership in force at the store's applied index.
+  // conf and membership are those in force at the store's applied index.
   Applier(mvcc::Store* store, Options options, Hooks hooks, raft::ConfState conf,
           serverpb::Membership membership);
   ~Applier();  // Stop()s
@@ -81,9 +84,8 @@ class Applier {
   absl::Status RunOnApplyThread(absl::AnyInvocable<absl::Status()> fn);
 
   // After the store's state was replaced by a snapshot (apply thread only, from a task run by
-  // RunOnApplyThread): reloads the membership from the store and takes conf, the membership at
-  // the snapshot's Raft index, as the one in force.
-  void ResetFromStore(raft::ConfState conf);
+  // RunOnApplyThread): reloads the membership and Raft configuration from the store.
+  void ResetFromStore();
 
   uint64_t applied_index() const;
   serverpb::Membership membership() const;
@@ -99,14 +101,14 @@ class Applier {
   void Run();
   void ApplyEntries(std::vector<CommittedBatch> batches);
   ApplyResult ApplyRequest(mvcc::ApplyBatch& batch, const serverpb::Request& req);
-  void ApplyConfChange(mvcc::ApplyBatch& batch, const raft::Entry& entry);
+  void ApplyConfChange(const raft::Entry& entry, const raft::ConfState& after);
   void MaybeCompactLog();
   [[noreturn]] void Fatal(const std::string& what, const absl::Status& why);
 
   mvcc::Store* const store_;
   const Options options_;
   const Hooks hooks_;
-  raft::ConfState conf_;  // apply thread
+  raft::ConfState conf_;                // apply thread
   uint64_t last_compaction_index_ = 0;  // apply thread
 
   mutable absl::Mutex mu_;

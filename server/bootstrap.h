@@ -39,8 +39,9 @@ struct BootstrappedMember {
   std::unique_ptr<raft::MemoryStorage> log;
   // Raft's Config::applied.
   raft::Index applied = 0;
-  // The membership as of the store's applied index.
+  // The membership and Raft configuration as of the store's applied index.
   serverpb::Membership membership;
+  raft::ConfState conf_state;
   bool restarted = false;
   std::vector<std::string> notices;  // for the log
 };

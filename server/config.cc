@@ -164,9 +164,12 @@ std::vector<Setting> Settings() {
          return ParseInt<uint64_t>("snapshot-count", v, 1, &c.snapshot_count);
        }},
       {"quota-backend-bytes",
-       "Size of the store at which writes are refused until space is freed (default: 2 GiB)",
+       "Store size in bytes above which writes that add data are refused until space is "
+       "freed\n(delete, compact, defrag); 0 means the default, 2 GiB",
        [](absl::string_view v, ServerConfig& c) {
-         return ParseInt<int64_t>("quota-backend-bytes", v, 0, &c.quota_backend_bytes);
+         absl::Status st = ParseInt<int64_t>("quota-backend-bytes", v, 0, &c.quota_backend_bytes);
+         if (st.ok() && c.quota_backend_bytes == 0) c.quota_backend_bytes = int64_t{2} << 30;
+         return st;
        }},
       {"max-request-bytes", "Largest client request accepted, in bytes (default: 1572864)",
        [](absl::string_view v, ServerConfig& c) {

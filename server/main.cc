@@ -11,8 +11,7 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
-  absl::StatusOr<kvd::server::ParsedCommandLine> parsed =
-      kvd::server::ParseCommandLine(argc, argv);
+  absl::StatusOr<kvd::server::ParsedCommandLine> parsed = kvd::server::ParseCommandLine(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "kvd: %s\n", std::string(parsed.status().message()).c_str());
     return 2;
@@ -34,8 +33,7 @@ int main(int argc, char** argv) {
 
   kvd::server::SetUpLogging(config.name, config.log_level);
   spdlog::info("{}", kvd::server::VersionText());
-  absl::StatusOr<std::unique_ptr<kvd::server::Server>> server =
-      kvd::server::Server::Start(config);
+  absl::StatusOr<std::unique_ptr<kvd::server::Server>> server = kvd::server::Server::Start(config);
   if (!server.ok()) {
     std::fprintf(stderr, "kvd: %s\n", std::string(server.status().message()).c_str());
     return 1;

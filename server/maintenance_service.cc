@@ -80,10 +80,17 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
                                                     etcdserverpb::AlarmResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (req->action() != etcdserverpb::AlarmRequest::GET) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "kvd raises no alarms yet, so none can be activated or "
-                                 "deactivated; only listing (GET) is served"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     "kvd raises and clears its NOSPACE alarm with the store's size "
+                     "(see --quota-backend-bytes); alarms are listed, not set by hand"));
     return reactor;
+  }
+  if (server_->OverQuota() &&
+      (req->alarm() == etcdserverpb::NONE || req->alarm() == etcdserverpb::NOSPACE)) {
+    etcdserverpb::AlarmMember* alarm = resp->add_alarms();
+    alarm->set_memberid(server_->member_id());
+    alarm->set_alarm(etcdserverpb::NOSPACE);
   }
   server_->FillHeader(resp->mutable_header(), server_->store().CurrentRevision());
   reactor->Finish(grpc::Status::OK);

@@ -38,7 +38,9 @@ RaftLoop::RaftLoop(Options options, std::unique_ptr<raft::MemoryStorage> storage
 
 RaftLoop::~RaftLoop() { Stop(); }
 
-void RaftLoop::Start() { thread_ = std::thread([this] { Run(); }); }
+void RaftLoop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void RaftLoop::Stop() {
   {
@@ -175,18 +177,13 @@ void RaftLoop::HandleReady() {
   // 1. The leader's appends and heartbeats leave while it writes its own log.
   if (!rd.messages.empty()) hooks_.send(std::move(rd.messages));
 
-  // 2. Durability.
-  if (!rd.snapshot.IsEmpty()) {
-    spdlog::info("installing snapshot at index {} (term {})", rd.snapshot.metadata.index,
-                 rd.snapshot.metadata.term);
-    if (absl::Status st = hooks_.install_snapshot(rd.snapshot); !st.ok()) {
-      Fatal("installing a snapshot", st);
-    }
-  }
+  // 2. Durability. A snapshot from the leader is recorded in the WAL before the store installs
+  // its image (already durable in snap/): after a crash in between, the next start finds the
+  // WAL's snapshot ahead of the store and installs the image then (server/bootstrap.cc).
   wal::WalBatch batch{.snapshot = rd.snapshot.IsEmpty() ? nullptr : &rd.snapshot.metadata,
                       .entries = rd.entries,
                       .hard_state = rd.hard_state ? &*rd.hard_state : nullptr,
-                      .sync = rd.must_sync};
+                      .sync = rd.must_sync || !rd.snapshot.IsEmpty()};
   const absl::Time write_start = absl::Now();
   if (absl::Status st = wal_->Save(batch); !st.ok()) Fatal("writing the WAL", st);
   if (const absl::Duration took = absl::Now() - write_start; took > absl::Milliseconds(100)) {
@@ -194,6 +191,11 @@ void RaftLoop::HandleReady() {
                  absl::FormatDuration(took));
   }
   if (!rd.snapshot.IsEmpty()) {
+    spdlog::info("installing snapshot at index {} (term {})", rd.snapshot.metadata.index,
+                 rd.snapshot.metadata.term);
+    if (absl::Status st = hooks_.install_snapshot(rd.snapshot); !st.ok()) {
+      Fatal("installing a snapshot", st);
+    }
     if (absl::Status st = storage_->ApplySnapshot(rd.snapshot); !st.ok()) {
       Fatal("installing a snapshot in the log", st);
     }

@@ -77,9 +77,9 @@ class RaftLoop {
   };
 
   // storage holds what the WAL recovered; wal is open. Nothing runs until Start().
-  static absl::StatusOr<std::unique_ptr<RaftLoop>> Create(Options options,
-                                                          std::unique_ptr<raft::MemoryStorage> storage,
-                                                          std::unique_ptr<wal::Wal> wal, Hooks hooks);
+  static absl::StatusOr<std::unique_ptr<RaftLoop>> Create(
+      Options options, std::unique_ptr<raft::MemoryStorage> storage, std::unique_ptr<wal::Wal> wal,
+      Hooks hooks);
   ~RaftLoop();  // Stop()s
 
   void Start();

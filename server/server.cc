@@ -1,7 +1,6 @@
 #include "server/server.h"
 
 #include <cstdlib>
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +23,24 @@ namespace {
 // gRPC accepts messages this much larger than --max-request-bytes, so that an oversized request
 // reaches kvd and gets etcd's "request is too large" rather than a transport error.
 constexpr int kGrpcOverheadBytes = 512 * 1024;
+
+// Requests refused while the store is over its quota: those that can add data. Deletes and
+// compactions, which free space, always go through.
+bool AddsData(const serverpb::Request& r) {
+  if (r.has_put() || r.has_lease_grant()) return true;
+  if (!r.has_txn()) return false;
+  auto has_put = [](const auto& ops, auto& self) -> bool {
+    for (const etcdserverpb::RequestOp& op : ops) {
+      if (op.has_request_put()) return true;
+      if (op.has_request_txn() &&
+          (self(op.request_txn().success(), self) || self(op.request_txn().failure(), self))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return has_put(r.txn().success(), has_put) || has_put(r.txn().failure(), has_put);
+}
 
 std::string PeerHostPort(const serverpb::Member& m) {
   if (m.peer_urls().empty()) return "";
@@ -123,10 +140,9 @@ absl::Status Server::Init() {
             watch_hub_->Restore();
           },
   };
-  applier_ = std::make_unique<Applier>(member_.store.get(),
-                                       Applier::Options{.snapshot_count = config_.snapshot_count},
-                                       std::move(applier_hooks), ConfStateOf(member_.membership),
-                                       member_.membership);
+  applier_ = std::make_unique<Applier>(
+      member_.store.get(), Applier::Options{.snapshot_count = config_.snapshot_count},
+      std::move(applier_hooks), member_.conf_state, member_.membership);
   auto images = std::make_unique<StoreSnapshotImages>(member_.data_dir->snap_dir(),
                                                       member_.store.get(), applier_.get());
   StoreSnapshotImages* images_ptr = images.get();
@@ -140,6 +156,17 @@ absl::Status Server::Init() {
       .on_snapshot_status = [this](raft::NodeId id,
                                    bool failed) { raft_->ReportSnapshot(id, failed); },
       .snapshots = snapshot_images_.get(),
+      .member_started =
+          [this](raft::NodeId id) {
+            const serverpb::Membership current = membership();
+            for (uint64_t removed : current.removed()) {
+              if (removed == id) return true;
+            }
+            for (const serverpb::Member& m : current.members()) {
+              if (m.id() == id) return m.client_urls_size() > 0;
+            }
+            return false;
+          },
   });
   for (const serverpb::Member& m : member_.membership.members()) {
     if (m.id() != member_id_) transport_->AddPeer(m.id(), PeerHostPort(m));
@@ -179,9 +206,8 @@ absl::Status Server::Init() {
             waits_->Fail(id, leader_.load() == raft::kNoNode ? ErrNoLeader() : ErrLeaderChanged());
           },
   };
-  absl::StatusOr<std::unique_ptr<RaftLoop>> raft =
-      RaftLoop::Create(raft_options, std::move(member_.log), std::move(member_.wal),
-                       std::move(raft_hooks));
+  absl::StatusOr<std::unique_ptr<RaftLoop>> raft = RaftLoop::Create(
+      raft_options, std::move(member_.log), std::move(member_.wal), std::move(raft_hooks));
   if (!raft.ok()) return raft.status();
   raft_ = *std::move(raft);
 
@@ -209,10 +235,9 @@ absl::Status Server::Init() {
     peer_server_ = builder.BuildAndStart();
     for (size_t i = 0; i < ports.size(); ++i) {
       if (peer_server_ == nullptr || ports[i] == 0) {
-        return absl::UnavailableError(
-            absl::StrCat("--listen-peer-urls: cannot listen on ",
-                         config_.listen_peer_urls[i].ToString(),
-                         " (is the port in use, or the address not this host's?)"));
+        return absl::UnavailableError(absl::StrCat(
+            "--listen-peer-urls: cannot listen on ", config_.listen_peer_urls[i].ToString(),
+            " (is the port in use, or the address not this host's?)"));
       }
     }
   }
@@ -246,10 +271,9 @@ absl::Status Server::Init() {
     client_server_ = builder.BuildAndStart();
     for (size_t i = 0; i < ports.size(); ++i) {
       if (client_server_ == nullptr || ports[i] == 0) {
-        return absl::UnavailableError(
-            absl::StrCat("--listen-client-urls: cannot listen on ",
-                         config_.listen_client_urls[i].ToString(),
-                         " (is the port in use, or the address not this host's?)"));
+        return absl::UnavailableError(absl::StrCat(
+            "--listen-client-urls: cannot listen on ", config_.listen_client_urls[i].ToString(),
+            " (is the port in use, or the address not this host's?)"));
       }
     }
   }
@@ -352,6 +376,10 @@ void Server::Propose(serverpb::Request request, Completion done) {
     done(ApplyResult{ErrNoLeader(), nullptr, 0});
     return;
   }
+  if (AddsData(request) && OverQuota()) {
+    done(ApplyResult{ErrNoSpace(), nullptr, 0});
+    return;
+  }
   waits_->Register(id, request_deadline(), std::move(done));
   raft_->Propose(id, std::move(data));
 }
@@ -402,14 +430,11 @@ absl::Status Server::DefragmentStore() {
 }
 
 int64_t Server::db_size_bytes() const {
-  namespace stdfs = std::filesystem;
-  int64_t total = 0;
-  std::error_code ec;
-  for (auto it = stdfs::recursive_directory_iterator(member_.data_dir->db_dir(), ec);
-       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
-  }
-  return total;
+  return static_cast<int64_t>(member_.store->LiveDataBytes());
+}
+
+bool Server::OverQuota() const {
+  return config_.quota_backend_bytes > 0 && db_size_bytes() > config_.quota_backend_bytes;
 }
 
 }  // namespace kvd::server

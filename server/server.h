@@ -81,7 +81,11 @@ class Server {
   serverpb::Membership membership() const { return applier_->membership(); }
   // Hands leadership to transferee; returns once it is leader, or the error.
   absl::Status MoveLeader(raft::NodeId transferee, absl::Time deadline);
+  // Bytes the store holds (table files and memtables).
   int64_t db_size_bytes() const;
+  // Whether the store holds more than --quota-backend-bytes: writes that add data are refused
+  // (etcd's NOSPACE alarm, raised and cleared with the size).
+  bool OverQuota() const;
   // Reclaims the store's free space (RocksDB compaction of every level).
   absl::Status DefragmentStore();
   absl::Time request_deadline() const { return absl::Now() + request_timeout_; }

@@ -1,10 +1,17 @@
 #include "server/snapshot_images.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
 #include "storage/mvcc/snapshot.h"
 
@@ -21,6 +28,27 @@ uint64_t GetFixed(const std::string& in, size_t at, int bytes) {
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
   return v;
+}
+
+absl::Status SyncPath(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("opening ", path, ": ", strerror(errno)));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(absl::StrCat("fsync of ", path, ": ", strerror(err)));
+  return absl::OkStatus();
+}
+
+// "recv-<index>-<seq>" -> index; nullopt for any other name.
+std::optional<uint64_t> ImageIndex(const std::string& name) {
+  std::vector<std::string> parts = absl::StrSplit(name, '-');
+  uint64_t index = 0, seq = 0;
+  if (parts.size() != 3 || parts[0] != "recv" || !absl::SimpleAtoi(parts[1], &index) ||
+      !absl::SimpleAtoi(parts[2], &seq)) {
+    return std::nullopt;
+  }
+  return index;
 }
 
 class DirImageReader final : public SnapshotImageReader {
@@ -110,8 +138,8 @@ class DirImageWriter final : public SnapshotImageWriter {
       }
       const size_t n = std::min<uint64_t>(remaining_, buffer_.size() - at);
       if (n == 0) break;
-      if (absl::Status st = mvcc::WriteSnapshotChunk(
-              tmp_dir_, name_, written_, std::string_view(buffer_).substr(at, n));
+      if (absl::Status st = mvcc::WriteSnapshotChunk(tmp_dir_, name_, written_,
+                                                     std::string_view(buffer_).substr(at, n));
           !st.ok()) {
         return st;
       }
@@ -129,10 +157,17 @@ class DirImageWriter final : public SnapshotImageWriter {
     absl::StatusOr<mvcc::SnapshotInfo> info = mvcc::ReadSnapshotManifest(tmp_dir_);
     if (!info.ok()) return info.status();
     if (absl::Status st = mvcc::VerifySnapshotFiles(tmp_dir_, *info); !st.ok()) return st;
+    // Durable before Raft hears of it: the WAL records the snapshot before the store installs it.
     std::error_code ec;
-    stdfs::remove_all(final_dir_, ec);
+    for (const auto& entry : stdfs::directory_iterator(tmp_dir_, ec)) {
+      if (absl::Status st = SyncPath(entry.path().string()); !st.ok()) return st;
+    }
+    if (absl::Status st = SyncPath(tmp_dir_); !st.ok()) return st;
     stdfs::rename(tmp_dir_, final_dir_, ec);
     if (ec) return absl::InternalError(absl::StrCat("renaming ", tmp_dir_, ": ", ec.message()));
+    if (absl::Status st = SyncPath(stdfs::path(final_dir_).parent_path().string()); !st.ok()) {
+      return st;
+    }
     committed_ = true;
     return absl::OkStatus();
   }
@@ -154,12 +189,47 @@ class DirImageWriter final : public SnapshotImageWriter {
 
 }  // namespace
 
-StoreSnapshotImages::StoreSnapshotImages(std::string snap_dir, mvcc::Store* store,
-                                         Applier* applier)
+StoreSnapshotImages::StoreSnapshotImages(std::string snap_dir, mvcc::Store* store, Applier* applier)
     : snap_dir_(std::move(snap_dir)), store_(store), applier_(applier) {
   std::error_code ec;
+  uint64_t max_seq = 0;
   for (const auto& entry : stdfs::directory_iterator(snap_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (ImageIndex(name).has_value()) {
+      uint64_t seq = 0;
+      if (absl::SimpleAtoi(name.substr(name.rfind('-') + 1), &seq)) {
+        max_seq = std::max(max_seq, seq + 1);
+      }
+      continue;
+    }
     stdfs::remove_all(entry.path(), ec);
+  }
+  seq_ = max_seq;
+}
+
+std::optional<std::string> StoreSnapshotImages::FindImage(const std::string& snap_dir,
+                                                          uint64_t index) {
+  std::optional<std::string> newest;
+  uint64_t newest_seq = 0;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(snap_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (ImageIndex(name) != index) continue;
+    uint64_t seq = 0;
+    absl::SimpleAtoi(name.substr(name.rfind('-') + 1), &seq);
+    if (!newest || seq >= newest_seq) {
+      newest = entry.path().string();
+      newest_seq = seq;
+    }
+  }
+  return newest;
+}
+
+void StoreSnapshotImages::RemoveImagesUpTo(const std::string& snap_dir, uint64_t index) {
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(snap_dir, ec)) {
+    std::optional<uint64_t> at = ImageIndex(entry.path().filename().string());
+    if (at && *at <= index) stdfs::remove_all(entry.path(), ec);
   }
 }
 
@@ -177,9 +247,9 @@ absl::StatusOr<std::unique_ptr<SnapshotImageReader>> StoreSnapshotImages::OpenFo
   });
   if (!st.ok()) return st;
   if (info->applied.index < snapshot.metadata.index) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the store is at index ", info->applied.index, ", below the snapshot's ",
-                     snapshot.metadata.index));
+    return absl::FailedPreconditionError(absl::StrCat("the store is at index ", info->applied.index,
+                                                      ", below the snapshot's ",
+                                                      snapshot.metadata.index));
   }
   std::vector<std::pair<std::string, uint64_t>> files;
   for (const std::string& name : mvcc::SnapshotTransferList(*info)) {
@@ -193,32 +263,38 @@ absl::StatusOr<std::unique_ptr<SnapshotImageReader>> StoreSnapshotImages::OpenFo
 
 absl::StatusOr<std::unique_ptr<SnapshotImageWriter>> StoreSnapshotImages::BeginReceive(
     const raft::Snapshot& snapshot) {
+  // Every transfer has directories of its own: two transfers of one snapshot never collide.
+  const uint64_t seq = seq_.fetch_add(1);
   return std::make_unique<DirImageWriter>(
-      absl::StrCat(NextDir("recv-"), ".tmp"),
-      absl::StrCat(snap_dir_, "/recv-", snapshot.metadata.index));
+      absl::StrCat(snap_dir_, "/recv-", seq, ".tmp"),
+      absl::StrCat(snap_dir_, "/recv-", snapshot.metadata.index, "-", seq));
 }
 
 absl::Status StoreSnapshotImages::Install(const raft::Snapshot& snapshot) {
-  const std::string dir = absl::StrCat(snap_dir_, "/recv-", snapshot.metadata.index);
+  const uint64_t index = snapshot.metadata.index;
   return applier_->RunOnApplyThread([&]() -> absl::Status {
     const uint64_t applied = store_->Applied().index;
-    if (!stdfs::exists(dir)) {
-      if (applied >= snapshot.metadata.index) return absl::OkStatus();  // already covered
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no image was received for the snapshot at index ", snapshot.metadata.index));
+    std::optional<std::string> dir = FindImage(snap_dir_, index);
+    if (!dir) {
+      if (applied >= index) return absl::OkStatus();  // the store already covers it
+      return absl::FailedPreconditionError(
+          absl::StrCat("no image was received for the snapshot at index ", index));
     }
-    absl::StatusOr<mvcc::SnapshotInfo> info = mvcc::ReadSnapshotManifest(dir);
+    absl::StatusOr<mvcc::SnapshotInfo> info = mvcc::ReadSnapshotManifest(*dir);
     if (!info.ok()) return info.status();
-    if (info->applied.index <= applied) {
-      // The store is already at or past the image (it applied further since): keep it.
-      std::error_code ec;
-      stdfs::remove_all(dir, ec);
-      return absl::OkStatus();
+    if (info->applied.index < index) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the image received for the snapshot at index ", index,
+                       " only reaches index ", info->applied.index));
     }
-    spdlog::info("installing the store image of applied index {} (revision {})",
-                 info->applied.index, info->revision);
-    if (absl::Status st = store_->InstallSnapshot(dir); !st.ok()) return st;
-    applier_->ResetFromStore(snapshot.metadata.conf_state);
+    if (info->applied.index > applied) {
+      spdlog::info("installing the store image of applied index {} (revision {})",
+                   info->applied.index, info->revision);
+      if (absl::Status st = store_->InstallSnapshot(*dir); !st.ok()) return st;
+      applier_->ResetFromStore();
+    }
+    // Otherwise the store is already at or past the image (it applied further since).
+    RemoveImagesUpTo(snap_dir_, index);
     return absl::OkStatus();
   });
 }

@@ -143,6 +143,16 @@ class PeerTransport::Service : public peerpb::Peer::CallbackService {
     return new SnapshotReader(options_, reply);
   }
 
+  grpc::ServerUnaryReactor* MemberStatus(grpc::CallbackServerContext* ctx,
+                                         const peerpb::MemberStatusRequest* req,
+                                         peerpb::MemberStatusResponse* resp) override {
+    resp->set_cluster_id(options_.cluster_id);
+    resp->set_started(options_.member_started && options_.member_started(req->member_id()));
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
  private:
   static grpc::Status CheckSender(const TransportOptions& options, const peerpb::Sender& sender) {
     if (sender.cluster_id() != options.cluster_id) {

@@ -72,6 +72,8 @@ struct TransportOptions {
   std::function<void(raft::NodeId)> on_unreachable;
   std::function<void(raft::NodeId, bool failed)> on_snapshot_status;
   SnapshotImages* snapshots = nullptr;  // not owned
+  // Answers Peer.MemberStatus: whether member_id ever ran in this cluster.
+  std::function<bool(raft::NodeId member_id)> member_started;
 };
 
 class PeerTransport {

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/harness/cluster.h"
 #include "tests/harness/subprocess.h"
@@ -123,10 +123,10 @@ class EtcdctlTest : public ::testing::Test {
       freopen(log.c_str(), "a", stderr);
       execlp("etcd", "etcd", "--name", "e1", "--data-dir", (etcd_dir_ + "/data").c_str(),
              "--listen-client-urls", ("http://" + etcd_endpoint_).c_str(),
-             "--advertise-client-urls", ("http://" + etcd_endpoint_).c_str(),
-             "--listen-peer-urls", peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(),
-             "--initial-cluster", ("e1=" + peer).c_str(), "--max-request-bytes",
-             absl::StrCat(kMaxRequestBytes).c_str(), nullptr);
+             "--advertise-client-urls", ("http://" + etcd_endpoint_).c_str(), "--listen-peer-urls",
+             peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster",
+             ("e1=" + peer).c_str(), "--max-request-bytes", absl::StrCat(kMaxRequestBytes).c_str(),
+             nullptr);
       _exit(127);
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -154,8 +154,8 @@ class EtcdctlTest : public ::testing::Test {
     CommandResult kvd = Kvd(step.args, step.input);
     CommandResult etcd = Etcdctl(etcd_endpoint_, step.args, step.input);
     const std::string what = absl::StrJoin(step.args, " ");
-    EXPECT_EQ(kvd.exit_code, etcd.exit_code) << what << "\nkvd: " << kvd.err << "\netcd: "
-                                             << etcd.err;
+    EXPECT_EQ(kvd.exit_code, etcd.exit_code)
+        << what << "\nkvd: " << kvd.err << "\netcd: " << etcd.err;
     EXPECT_EQ(Mask(kvd.out), Mask(etcd.out)) << what;
     EXPECT_EQ(Mask(kvd.err), Mask(etcd.err)) << what;
     return kvd;
@@ -209,8 +209,7 @@ TEST_F(EtcdctlTest, KeyValueCommandsBehaveAsOnEtcd) {
   std::string many;
   for (int i = 0; i < 129; ++i) many += absl::StrCat("put k", i, " v\n");
   CommandResult too_many = Both({{"txn"}, "\n" + many + "\n\n"});
-  EXPECT_NE(too_many.err.find("etcdserver: too many operations in txn request"),
-            std::string::npos);
+  EXPECT_NE(too_many.err.find("etcdserver: too many operations in txn request"), std::string::npos);
   CommandResult duplicate = Both({{"txn"}, "\nput d 1\nput d 2\n\n\n"});
   EXPECT_NE(duplicate.err.find("etcdserver: duplicate key given in txn request"),
             std::string::npos);
@@ -256,8 +255,8 @@ TEST_F(EtcdctlTest, EndpointAndMemberCommands) {
   CommandResult members = Kvd({"member", "list"});
   EXPECT_EQ(members.exit_code, 0) << members.err;
   for (int i = 0; i < cluster_->size(); ++i) {
-    EXPECT_NE(members.out.find(absl::StrCat(", started, m", i + 1, ", http://127.0.0.1:",
-                                            cluster_->member(i).peer_port)),
+    EXPECT_NE(members.out.find(absl::StrCat(", started, m", i + 1,
+                                            ", http://127.0.0.1:", cluster_->member(i).peer_port)),
               std::string::npos)
         << members.out;
   }

@@ -281,6 +281,17 @@ absl::StatusOr<int> Cluster::Stop(int i) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+absl::StatusOr<int> Cluster::WaitExit(int i, absl::Duration timeout) {
+  MemberInfo& m = members_[i];
+  if (m.pid <= 0) return absl::FailedPreconditionError("member is not running");
+  int status = 0;
+  if (!WaitFor(timeout, [&] { return waitpid(m.pid, &status, WNOHANG) == m.pid; })) {
+    return absl::DeadlineExceededError(absl::StrCat(m.name, " is still running"));
+  }
+  m.pid = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void Cluster::Pause(int i) {
   if (members_[i].pid <= 0) return;
   kill(members_[i].pid, SIGSTOP);

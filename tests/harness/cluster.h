@@ -81,6 +81,8 @@ class Cluster {
   void Resume(int i);               // SIGCONT
   absl::Status Restart(int i);      // starts member i again with its data directory
   void Wipe(int i);                 // deletes member i's data directory (member must be down)
+  // Waits for member i to exit on its own; returns its exit status.
+  absl::StatusOr<int> WaitExit(int i, absl::Duration timeout = absl::Seconds(20));
   bool IsRunning(int i) const { return members_[i].pid > 0; }
 
   // The last lines of member i's log, for failure messages.

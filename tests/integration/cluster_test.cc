@@ -1,6 +1,8 @@
 // A real 3-member kvd cluster on loopback under the faults users meet: a leader killed under
 // writes, a member down for long, all members restarted, a paused leader, a lost majority.
 // Each test asserts what a client sees.
+#include "tests/harness/cluster.h"
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -9,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/client.h"
-#include "tests/harness/cluster.h"
 
 namespace kvd::testing {
 namespace {
@@ -267,6 +268,75 @@ TEST(Cluster, MemberListAndStatusDescribeTheCluster) {
   EXPECT_NE(status->header().cluster_id(), 0u);
   EXPECT_GT(status->raftindex(), 0u);
   EXPECT_FALSE(status->version().empty());
+}
+
+TEST(Cluster, MemberThatLostItsDataDirectoryRefusesToBootstrapAgain) {
+  auto c = StartCluster();
+  ASSERT_NE(c, nullptr);
+  // Wait until every member has announced itself (it has "run" in the cluster).
+  ASSERT_TRUE(Eventually(absl::Seconds(10), [&] {
+    grpc::ClientContext ctx;
+    etcdserverpb::MemberListResponse members;
+    if (!c->ClusterApi(0)->MemberList(&ctx, {}, &members).ok()) return false;
+    for (const auto& m : members.members()) {
+      if (m.clienturls_size() == 0) return false;
+    }
+    return true;
+  }));
+  c->Kill(2);
+  c->Wipe(2);
+  ASSERT_TRUE(c->Restart(2).ok());
+  absl::StatusOr<int> exit = c->WaitExit(2);
+  ASSERT_TRUE(exit.ok()) << "a member with a wiped data directory started again:\n"
+                         << c->LogTail(2);
+  EXPECT_EQ(*exit, 1);
+  EXPECT_NE(c->LogTail(2).find("already ran in cluster"), std::string::npos) << c->LogTail(2);
+}
+
+TEST(Cluster, QuotaRefusesWritesThatAddDataUntilSpaceIsFreed) {
+  ClusterOptions options;
+  options.extra_flags = {"--quota-backend-bytes", "16777216"};  // 16 MiB
+  auto c = StartCluster(options);
+  ASSERT_NE(c, nullptr);
+  KvClient client(c->ClientEndpoint(0));
+  const std::string megabyte(1 << 20, 'q');
+  grpc::Status refused;
+  int written = 0;
+  for (; written < 64; ++written) {
+    refused = client.Put(absl::StrCat("big-", written), megabyte);
+    if (!refused.ok()) break;
+  }
+  ASSERT_FALSE(refused.ok()) << "64 MiB written into a 16 MiB quota";
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "etcdserver: mvcc: database space exceeded");
+  EXPECT_GE(written, 8) << "refused long before the quota";
+  {
+    grpc::ClientContext ctx;
+    etcdserverpb::AlarmResponse alarms;
+    ASSERT_TRUE(c->Maintenance(0)->Alarm(&ctx, etcdserverpb::AlarmRequest(), &alarms).ok());
+    ASSERT_EQ(alarms.alarms_size(), 1);
+    EXPECT_EQ(alarms.alarms(0).alarm(), etcdserverpb::NOSPACE);
+  }
+  // Deletes and compaction still go through, and free the space once defragmented.
+  {
+    etcdserverpb::DeleteRangeRequest all;
+    all.set_key("big-");
+    all.set_range_end("big.");
+    grpc::ClientContext ctx;
+    etcdserverpb::DeleteRangeResponse resp;
+    ASSERT_TRUE(c->KV(0)->DeleteRange(&ctx, all, &resp).ok());
+    EXPECT_EQ(resp.deleted(), written);
+    grpc::ClientContext compact_ctx;
+    etcdserverpb::CompactionRequest compact;
+    compact.set_revision(resp.header().revision());
+    compact.set_physical(true);
+    etcdserverpb::CompactionResponse compacted;
+    ASSERT_TRUE(c->KV(0)->Compact(&compact_ctx, compact, &compacted).ok());
+  }
+  grpc::ClientContext defrag_ctx;
+  etcdserverpb::DefragmentResponse defrag;
+  ASSERT_TRUE(c->Maintenance(0)->Defragment(&defrag_ctx, {}, &defrag).ok());
+  EXPECT_TRUE(client.Put("small", "fits again").ok());
 }
 
 }  // namespace

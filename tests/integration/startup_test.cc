@@ -33,9 +33,12 @@ class StartupTest : public ::testing::Test {
   // Flags for a single member on fresh ports with its data in dir_.
   std::vector<std::string> Member(const std::string& data_dir) {
     return {kvd_,
-            "--data-dir", data_dir,
-            "--listen-client-urls", absl::StrCat("http://127.0.0.1:", ports_[0]),
-            "--listen-peer-urls", absl::StrCat("http://127.0.0.1:", ports_[1])};
+            "--data-dir",
+            data_dir,
+            "--listen-client-urls",
+            absl::StrCat("http://127.0.0.1:", ports_[0]),
+            "--listen-peer-urls",
+            absl::StrCat("http://127.0.0.1:", ports_[1])};
   }
 
   // The last non-empty line of standard error.
@@ -89,8 +92,8 @@ TEST_F(StartupTest, NameMissingFromInitialCluster) {
 }
 
 TEST_F(StartupTest, MalformedUrlFromTheEnvironment) {
-  CommandResult r = RunCommand({kvd_}, "", absl::Seconds(30),
-                               {{"KVD_LISTEN_CLIENT_URLS", "127.0.0.1:2379"}});
+  CommandResult r =
+      RunCommand({kvd_}, "", absl::Seconds(30), {{"KVD_LISTEN_CLIENT_URLS", "127.0.0.1:2379"}});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(LastLine(r.err).find("--listen-client-urls: '127.0.0.1:2379' is not a URL"),
             std::string::npos)
@@ -122,9 +125,8 @@ TEST_F(StartupTest, TwoMembersOnOneDataDirectory) {
   ASSERT_TRUE(c.ok()) << c.status();
   std::vector<int> other = PickFreePorts(2);
   CommandResult r = RunCommand({kvd_, "--name", "m1", "--data-dir", (*c)->member(0).data_dir,
-                                "--listen-client-urls",
-                                absl::StrCat("http://127.0.0.1:", other[0]), "--listen-peer-urls",
-                                absl::StrCat("http://127.0.0.1:", other[1])});
+                                "--listen-client-urls", absl::StrCat("http://127.0.0.1:", other[0]),
+                                "--listen-peer-urls", absl::StrCat("http://127.0.0.1:", other[1])});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(LastLine(r.err).find("lock"), std::string::npos) << r.err;
   // The running member was not disturbed.
