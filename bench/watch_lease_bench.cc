@@ -5,8 +5,10 @@
 //   fan-out    W watchers on one prefix, spread over S streams (each on its own connection) and
 //              over the three members, while P writers put V-byte values under the prefix for
 //              D seconds. Reports puts/s and events delivered/s to all watchers (counted from the
-//              first put until the last watcher has every event), and the members' resident
-//              memory per idle watcher (RSS growth when the watchers were created).
+//              first put until the last watcher has every event), the delivery latency (from
+//              the put's issue to an event's arrival, under that load: p50 and p99 over every
+//              delivered event) and the members' resident memory per idle watcher (RSS growth
+//              when the watchers were created).
 //   keep-alive L leases, K keep-alive streams to one member each keeping up to 64 keep-alives in
 //              flight for D seconds. Reports keep-alives answered per second and the Raft entries
 //              the leader appended per second meanwhile. Run on the leader and on a follower.
@@ -19,7 +21,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -30,6 +35,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -106,6 +112,43 @@ int64_t ClusterRss(const Cluster& c) {
   return total;
 }
 
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Latencies in log-spaced buckets (8 per power of two of microseconds); thread-safe.
+class LatencyHistogram {
+ public:
+  static constexpr int kBuckets = 8 * 40;
+  void Add(int64_t nanos) {
+    const double us = std::max<double>(1.0, static_cast<double>(nanos) / 1000.0);
+    const int b = std::min(kBuckets - 1, static_cast<int>(std::log2(us) * 8));
+    counts_[b].fetch_add(1, std::memory_order_relaxed);
+  }
+  void Merge(const LatencyHistogram& o) {
+    for (int b = 0; b < kBuckets; ++b) counts_[b].fetch_add(o.counts_[b].load());
+  }
+  // The q-quantile in milliseconds (the upper edge of its bucket).
+  double QuantileMs(double q) const {
+    int64_t total = 0;
+    for (const auto& c : counts_) total += c.load();
+    if (total == 0) return 0;
+    int64_t seen = 0;
+    for (int b = 0; b < kBuckets; ++b) {
+      seen += counts_[b].load();
+      if (seen >= static_cast<int64_t>(q * static_cast<double>(total))) {
+        return std::exp2(static_cast<double>(b + 1) / 8) / 1000.0;
+      }
+    }
+    return 0;
+  }
+
+ private:
+  std::array<std::atomic<int64_t>, kBuckets> counts_{};
+};
+
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
@@ -118,8 +161,8 @@ class WatchClient
     : public grpc::ClientBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
  public:
   WatchClient(etcdserverpb::Watch::Stub* stub, int watchers, const std::string& prefix,
-              std::atomic<int64_t>* events, std::atomic<int>* created)
-      : watchers_(watchers), events_(events), created_(created) {
+              std::atomic<int64_t>* events, std::atomic<int>* created, LatencyHistogram* latency)
+      : watchers_(watchers), events_(events), created_(created), latency_(latency) {
     request_.mutable_create_request()->set_key(prefix);
     std::string end = prefix;
     end.back()++;
@@ -141,7 +184,16 @@ class WatchClient
   void OnReadDone(bool ok) override {
     if (!ok) return;
     if (response_.created()) created_->fetch_add(1);
-    if (response_.events_size() > 0) events_->fetch_add(response_.events_size());
+    if (response_.events_size() > 0) {
+      events_->fetch_add(response_.events_size());
+      const int64_t now = MonotonicNanos();
+      for (const mvccpb::Event& ev : response_.events()) {
+        int64_t sent = 0;
+        if (absl::SimpleAtoi(absl::string_view(ev.kv().value()).substr(0, 20), &sent)) {
+          latency_->Add(now - sent);
+        }
+      }
+    }
     StartRead(&response_);
   }
   void OnDone(const grpc::Status&) override {
@@ -157,15 +209,17 @@ class WatchClient
   int written_ = 0;
   std::atomic<int64_t>* events_;
   std::atomic<int>* created_;
+  LatencyHistogram* latency_;
   absl::Mutex mu_;
   bool done_ = false;
 };
 
-// Keeps `window` unary Puts in flight until stopped.
+// Keeps `window` unary Puts in flight until stopped. Each value starts with the monotonic time
+// of its issue in nanoseconds (20 decimal digits).
 class PutLoad {
  public:
   PutLoad(etcdserverpb::KV::Stub* stub, std::string prefix, int value_bytes, int window)
-      : stub_(stub), prefix_(std::move(prefix)), value_(value_bytes, 'v') {
+      : stub_(stub), prefix_(std::move(prefix)), value_(std::max(value_bytes, 20), 'v') {
     for (int i = 0; i < window; ++i) Issue(i);
   }
   void Stop() {
@@ -191,7 +245,10 @@ class PutLoad {
     }
     auto call = std::make_shared<Call>();
     call->req.set_key(absl::StrCat(prefix_, "k", slot, "-", next_.fetch_add(1) % 64));
-    call->req.set_value(value_);
+    std::string value = value_;
+    const std::string stamp = absl::StrFormat("%020d", MonotonicNanos());
+    value.replace(0, stamp.size(), stamp);
+    call->req.set_value(std::move(value));
     call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     stub_->async()->Put(&call->ctx, &call->req, &call->resp, [this, call, slot](grpc::Status st) {
       (st.ok() ? done_ : failed_).fetch_add(1);
@@ -288,6 +345,8 @@ struct FanOutResult {
   double puts_per_sec = 0;
   double events_per_sec = 0;
   double rss_per_watcher = 0;
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
   int64_t delivered = 0;
   int64_t expected = 0;
 };
@@ -299,6 +358,7 @@ FanOutResult RunFanOut(Cluster& c, const Flags& f) {
   std::vector<std::unique_ptr<etcdserverpb::Watch::Stub>> stubs;
   std::atomic<int64_t> events{0};
   std::atomic<int> created{0};
+  LatencyHistogram latency;
   const int64_t rss_before = ClusterRss(c);
   std::vector<std::unique_ptr<WatchClient>> clients;
   for (int s = 0; s < f.streams; ++s) {
@@ -306,7 +366,7 @@ FanOutResult RunFanOut(Cluster& c, const Flags& f) {
     channels.push_back(NewChannel(c.ClientEndpoint(s % c.size())));
     stubs.push_back(etcdserverpb::Watch::NewStub(channels.back()));
     clients.push_back(
-        std::make_unique<WatchClient>(stubs.back().get(), n, prefix, &events, &created));
+        std::make_unique<WatchClient>(stubs.back().get(), n, prefix, &events, &created, &latency));
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (created.load() < f.watchers && absl::Now() < deadline)
@@ -341,6 +401,8 @@ FanOutResult RunFanOut(Cluster& c, const Flags& f) {
   }
   if (events.load() >= out.expected) finished = absl::Now();
   out.delivered = events.load();
+  out.latency_p50_ms = latency.QuantileMs(0.5);
+  out.latency_p99_ms = latency.QuantileMs(0.99);
   out.puts_per_sec = load.done() / absl::ToDoubleSeconds(writing);
   out.events_per_sec = out.delivered / absl::ToDoubleSeconds(finished - start);
   for (auto& cl : clients) cl->Stop();
@@ -419,10 +481,10 @@ Results RunAll(const std::string& name, ClusterOptions options, const Flags& f) 
   r.fanout = RunFanOut(**c, f);
   std::printf(
       "%s fan-out: %d watchers / %d streams, %.0f puts/s, %.0f events/s delivered "
-      "(%lld of %lld), %.0f bytes RSS per watcher\n",
+      "(%lld of %lld), latency p50 %.1f ms p99 %.1f ms, %.0f bytes RSS per watcher\n",
       name.c_str(), f.watchers, f.streams, r.fanout.puts_per_sec, r.fanout.events_per_sec,
       static_cast<long long>(r.fanout.delivered), static_cast<long long>(r.fanout.expected),
-      r.fanout.rss_per_watcher);
+      r.fanout.latency_p50_ms, r.fanout.latency_p99_ms, r.fanout.rss_per_watcher);
   std::fflush(stdout);
   const std::vector<int64_t> leases = GrantLeases(**c, f.leases);
   absl::StatusOr<int> leader = (*c)->WaitForLeader();
@@ -458,10 +520,13 @@ int main(int argc, char** argv) {
   if (f.only.empty()) {
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
     std::printf(
-        "\nratios kvd/etcd: fan-out events/s %.2f, puts/s %.2f, RSS per watcher %.2f, "
+        "\nratios kvd/etcd: fan-out events/s %.2f, puts/s %.2f, latency p50 %.2f p99 %.2f, "
+        "RSS per watcher %.2f, "
         "keep-alives/s leader %.2f, follower %.2f\n",
         ratio(kvd.fanout.events_per_sec, etcd.fanout.events_per_sec),
         ratio(kvd.fanout.puts_per_sec, etcd.fanout.puts_per_sec),
+        ratio(kvd.fanout.latency_p50_ms, etcd.fanout.latency_p50_ms),
+        ratio(kvd.fanout.latency_p99_ms, etcd.fanout.latency_p99_ms),
         ratio(kvd.fanout.rss_per_watcher, etcd.fanout.rss_per_watcher),
         ratio(kvd.keepalive_leader.per_sec, etcd.keepalive_leader.per_sec),
         ratio(kvd.keepalive_follower.per_sec, etcd.keepalive_follower.per_sec));

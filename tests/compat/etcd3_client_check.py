@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives a kvd cluster with the python3-etcd3 library (Debian's package), as a Python service
 would: key-value basics, transactions, the watch iterator, leases (grant, refresh, TTL, keys,
-revoke, expiry) and the library's lock recipe, across the members of the cluster.
+revoke, expiry) and a lock built from lease, txn and watch, across the members of the cluster.
 
 Usage: etcd3_client_check.py HOST:PORT [HOST:PORT ...]
 Prints one line per check and exits non-zero at the first failure.
@@ -135,20 +135,38 @@ def main(endpoints):
     cancel3()
     check(a.get_lease_info(short.id).TTL == -1, "the expired lease is gone")
 
-    # The library's lock recipe (lease + txn + watch): one holder at a time.
+    # The lock recipe of the library (lease + create-revision txn + watch), written out with the
+    # library's primitives: Debian's python3-etcd3 Lock.acquire does not run with Debian's
+    # tenacity. One holder at a time.
     holders = []
     overlap = []
     lock_errors = []
 
+    def acquire(client, key):
+        while True:
+            lease = client.lease(10)
+            ok, _ = client.transaction(
+                compare=[client.transactions.create(key) == 0],
+                success=[client.transactions.put(key, "held", lease)],
+                failure=[])
+            if ok:
+                return lease
+            lease.revoke()
+            try:
+                client.watch_once(key, timeout=0.5)
+            except etcd3.exceptions.WatchTimedOut:
+                pass
+
     def worker(client, n):
         try:
             for _ in range(3):
-                with client.lock("py-lock", ttl=10):
-                    holders.append(n)
-                    if len(holders) > 1:
-                        overlap.append(list(holders))
-                    time.sleep(0.05)
-                    holders.remove(n)
+                lease = acquire(client, "/py/lock")
+                holders.append(n)
+                if len(holders) > 1:
+                    overlap.append(list(holders))
+                time.sleep(0.05)
+                holders.remove(n)
+                lease.revoke()
         except Exception as e:  # reported below
             lock_errors.append(repr(e))
 

@@ -168,7 +168,7 @@ TEST_F(WatchLeaseCompatTest, EtcdctlWatchReplaysAndFollowsLikeEtcd) {
     BackgroundCommand live(EtcdctlArgs(*c, {"watch", "--prefix", "live/", "--rev=8"}),
                            {{"ETCDCTL_API", "3"}});
     EXPECT_EQ(Etcdctl(*c, {"put", "live/x", "1"}).exit_code, 0);
-    EXPECT_EQ(Etcdctl(*c, {"txn"}, "\nput live/y 2\nput live/z 3\n\n").exit_code, 0);
+    EXPECT_EQ(Etcdctl(*c, {"txn"}, "\nput live/y 2\nput live/z 3\n\n\n").exit_code, 0);
     EXPECT_TRUE(live.WaitForOutput("live/z\n3\n")) << live.out() << live.err();
     EXPECT_EQ(live.out(), "PUT\nlive/x\n1\nPUT\nlive/y\n2\nPUT\nlive/z\n3\n");
   }

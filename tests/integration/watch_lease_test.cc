@@ -4,6 +4,7 @@
 // time deleting their keys in one revision, are kept alive through a follower without Raft
 // proposals, and survive a restart of every member.
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/harness/client.h"
@@ -298,6 +300,195 @@ TEST(Watch, CompactedStartRevisionIsCancelledWithTheCompactRevision) {
   }
 }
 
+// Reads responses from `s` into `by_watch` (keyed by watch_id) until `done` holds for them.
+bool CollectUntil(WatchStream& s,
+                  std::map<int64_t, std::vector<etcdserverpb::WatchResponse>>& by_watch,
+                  absl::Duration timeout, const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() >= deadline) return false;
+    std::optional<etcdserverpb::WatchResponse> r = s.Next(absl::Milliseconds(100));
+    if (r.has_value()) by_watch[r->watch_id()].push_back(*std::move(r));
+  }
+  return true;
+}
+
+int CountEvents(const std::vector<etcdserverpb::WatchResponse>& responses) {
+  int n = 0;
+  for (const auto& r : responses) n += r.events_size();
+  return n;
+}
+
+// One stream on a follower carries watchers with every option etcd offers; each gets exactly
+// what its options select.
+TEST(Watch, OneStreamCarriesManyWatchersWithEtcdsOptions) {
+  ClusterOptions options;
+  // Progress notifications every 500 ms; fragments above 8 KiB + 512 KiB.
+  options.extra_flags = {"--experimental-watch-progress-notify-interval", "500ms",
+                         "--max-request-bytes", "8192"};
+  auto c = StartCluster(options);
+  ASSERT_NE(c, nullptr);
+  absl::StatusOr<int> leader = c->WaitForLeader();
+  ASSERT_TRUE(leader.ok());
+  const int follower = (*leader + 1) % c->size();
+  KvClient client(c->ClientEndpoint(*leader));
+  const int64_t r0 = CurrentRevision(*c);
+  WatchStream s(c->ClientEndpoint(follower));
+  std::map<int64_t, std::vector<etcdserverpb::WatchResponse>> got;
+  auto create = [&](auto fill) {
+    etcdserverpb::WatchCreateRequest req;
+    fill(req);
+    ASSERT_TRUE(s.Create(req));
+  };
+  // 100: one key, client-chosen ID, no deletes.
+  create([](auto& r) {
+    r.set_key("/f/a");
+    r.set_watch_id(100);
+    r.add_filters(etcdserverpb::WatchCreateRequest::NODELETE);
+  });
+  // Server-chosen (0): a prefix, no puts, previous values.
+  create([](auto& r) {
+    r.set_key("/f/");
+    r.set_range_end("/f0");
+    r.set_prev_kv(true);
+    r.add_filters(etcdserverpb::WatchCreateRequest::NOPUT);
+  });
+  // Server-chosen (1): every key from /f/m on.
+  create([](auto& r) {
+    r.set_key("/f/m");
+    r.set_range_end(std::string(1, '\0'));
+  });
+  // A duplicate ID is refused.
+  create([](auto& r) {
+    r.set_key("/x");
+    r.set_watch_id(100);
+  });
+  // Server-chosen (2): progress notifications on an idle prefix.
+  create([](auto& r) {
+    r.set_key("/idle/");
+    r.set_range_end("/idle0");
+    r.set_progress_notify(true);
+  });
+  // Server-chosen (3): a future start revision.
+  create([&](auto& r) {
+    r.set_key("/f/");
+    r.set_range_end("/f0");
+    r.set_start_revision(r0 + 3);
+  });
+  ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] {
+    int created = 0;
+    for (const auto& [id, rs] : got) {
+      for (const auto& r : rs) created += r.created() ? 1 : 0;
+    }
+    return created == 6;
+  }));
+  for (int64_t id : {100, 0, 1, 2, 3}) {
+    ASSERT_EQ(got[id].size(), 1u) << id;
+    EXPECT_TRUE(got[id][0].created());
+    EXPECT_FALSE(got[id][0].canceled());
+  }
+  ASSERT_EQ(got[-1].size(), 1u);
+  EXPECT_TRUE(got[-1][0].created() && got[-1][0].canceled());
+  EXPECT_EQ(got[-1][0].cancel_reason(), "mvcc: duplicate watch ID provided on the WatchStream");
+  got.clear();
+
+  ASSERT_TRUE(client.Put("/f/a", "a1").ok());  // r0+1
+  ASSERT_TRUE(client.Put("/f/m", "m1").ok());  // r0+2
+  ASSERT_TRUE(client.Delete("/f/a").ok());     // r0+3
+  ASSERT_TRUE(client.Put("/g", "g1").ok());    // r0+4: from-key only
+  ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] {
+    return CountEvents(got[100]) >= 1 && CountEvents(got[0]) >= 1 && CountEvents(got[1]) >= 2 &&
+           CountEvents(got[3]) >= 1 && !got[2].empty();
+  }));
+  ASSERT_EQ(CountEvents(got[100]), 1);
+  EXPECT_EQ(got[100][0].events(0).type(), mvccpb::Event::PUT);
+  EXPECT_EQ(got[100][0].events(0).kv().value(), "a1");
+  ASSERT_EQ(CountEvents(got[0]), 1);
+  const mvccpb::Event& del = got[0][0].events(0);
+  EXPECT_EQ(del.type(), mvccpb::Event::DELETE);
+  EXPECT_EQ(del.kv().mod_revision(), r0 + 3);
+  EXPECT_EQ(del.prev_kv().value(), "a1");
+  ASSERT_EQ(CountEvents(got[1]), 2);
+  EXPECT_EQ(got[1][0].events(0).kv().key(), "/f/m");
+  EXPECT_EQ(got[1].back().events(got[1].back().events_size() - 1).kv().key(), "/g");
+  ASSERT_EQ(CountEvents(got[3]), 1) << "a future start revision replays from it only";
+  EXPECT_EQ(got[3][0].events(0).kv().mod_revision(), r0 + 3);
+  // Progress notification: no events, a revision the watcher can resume from.
+  EXPECT_EQ(got[2][0].events_size(), 0);
+  EXPECT_GE(got[2][0].header().revision(), r0);
+
+  // Cancel 100: answered, and it gets nothing more.
+  got.clear();
+  ASSERT_TRUE(s.Cancel(100));
+  ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] { return !got[100].empty(); }));
+  EXPECT_TRUE(got[100][0].canceled());
+  ASSERT_TRUE(client.Put("/f/a", "a2").ok());
+  // A progress request is answered once everything up to the put was sent.
+  etcdserverpb::PutResponse last;
+  ASSERT_TRUE(client.Put("/f/z", "z", &last).ok());
+  ASSERT_TRUE(s.RequestProgress());
+  ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] {
+    for (const auto& r : got[-1]) {
+      if (r.header().revision() >= last.header().revision()) return true;
+    }
+    return false;
+  }));
+  EXPECT_EQ(CountEvents(got[3]), 2) << "the put before the progress response arrived first";
+  for (const auto& r : got[100]) EXPECT_EQ(r.events_size(), 0) << "cancelled watcher got events";
+}
+
+// A revision larger than the response limit arrives in fragments to a watcher that asked for
+// them, whole to one that did not.
+TEST(Watch, LargeRevisionsAreFragmentedOnlyWhenAsked) {
+  ClusterOptions options;
+  options.extra_flags = {"--max-request-bytes", "8192"};  // responses up to 8 KiB + 512 KiB
+  auto c = StartCluster(options);
+  ASSERT_NE(c, nullptr);
+  KvClient client(c->ClientEndpoint(0));
+  const int kKeys = 80;
+  const std::string value(7900, 'v');
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(client.Put(absl::StrFormat("/big/%03d", i), value).ok());
+  }
+  WatchStream s(c->ClientEndpoint(1));
+  for (bool fragment : {true, false}) {
+    etcdserverpb::WatchCreateRequest req;
+    req.set_key("/big/");
+    req.set_range_end("/big0");
+    req.set_prev_kv(true);
+    req.set_fragment(fragment);
+    req.set_watch_id(fragment ? 1 : 2);
+    req.add_filters(etcdserverpb::WatchCreateRequest::NOPUT);
+    ASSERT_TRUE(s.Create(req));
+  }
+  std::map<int64_t, std::vector<etcdserverpb::WatchResponse>> got;
+  ASSERT_TRUE(
+      CollectUntil(s, got, absl::Seconds(10), [&] { return got[1].size() + got[2].size() == 2; }));
+  got.clear();
+  // One revision deletes every key: 80 events carrying 7.9 KB previous values each.
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key("/big/");
+  del.set_range_end("/big0");
+  grpc::ClientContext ctx;
+  etcdserverpb::DeleteRangeResponse del_resp;
+  ASSERT_TRUE(c->KV(0)->DeleteRange(&ctx, del, &del_resp).ok());
+  ASSERT_EQ(del_resp.deleted(), kKeys);
+  ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(20), [&] {
+    return CountEvents(got[1]) == kKeys && CountEvents(got[2]) == kKeys;
+  }));
+  ASSERT_EQ(got[2].size(), 1u) << "unfragmented: one response";
+  EXPECT_FALSE(got[2][0].fragment());
+  ASSERT_GE(got[1].size(), 2u) << "fragmented: several responses";
+  for (size_t i = 0; i < got[1].size(); ++i) {
+    EXPECT_EQ(got[1][i].fragment(), i + 1 < got[1].size()) << i;
+    EXPECT_LE(got[1][i].ByteSizeLong(), size_t{8192 + 512 * 1024}) << i;
+    for (const auto& ev : got[1][i].events()) {
+      EXPECT_EQ(ev.kv().mod_revision(), del_resp.header().revision());
+      EXPECT_EQ(ev.prev_kv().value(), value);
+    }
+  }
+}
+
 ClusterOptions LeaseClusterOptions() {
   ClusterOptions o;
   o.extra_flags = {"--experimental-lease-checkpoint-interval", "500ms"};
@@ -443,9 +634,27 @@ TEST(Lease, LeasesSurviveARestartOfEveryMember) {
   etcdserverpb::LeaseGrantResponse dup;
   EXPECT_EQ(client.LeaseGrant(600, 0x1234, &dup).error_message(),
             "etcdserver: lease already exists");
+  // ignore_lease keeps a key's lease; a put without a lease detaches the key.
+  auto put = [&](const std::string& key, const std::string& value, int64_t lease,
+                 bool ignore_lease) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    etcdserverpb::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    req.set_lease(lease);
+    req.set_ignore_lease(ignore_lease);
+    etcdserverpb::PutResponse resp;
+    return c->KV(0)->Put(&ctx, req, &resp);
+  };
+  ASSERT_TRUE(put(kPrefix + "a", "2", 0, true).ok());
+  ASSERT_TRUE(put(kPrefix + "c", "1", 0x1234, false).ok());
+  ASSERT_TRUE(put(kPrefix + "c", "2", 0, false).ok());
+  EXPECT_EQ(put(kPrefix + "missing", "1", 0, true).error_message(), "etcdserver: key not found");
   for (int i = 0; i < c->size(); ++i) ASSERT_TRUE(c->Stop(i).ok());
   for (int i = 0; i < c->size(); ++i) ASSERT_TRUE(c->Restart(i).ok());
-  ASSERT_TRUE(c->WaitForLeader().ok());
+  // Three members replaying their WAL at once can be slow on a loaded machine.
+  ASSERT_TRUE(c->WaitForLeader(absl::Seconds(60)).ok());
   for (int i = 0; i < c->size(); ++i) {
     KvClient k(c->ClientEndpoint(i));
     etcdserverpb::LeaseTimeToLiveResponse ttl;
@@ -457,6 +666,7 @@ TEST(Lease, LeasesSurviveARestartOfEveryMember) {
     EXPECT_GT(ttl.ttl(), 500);
     ASSERT_EQ(ttl.keys_size(), 2);
     EXPECT_EQ(ttl.keys(0), kPrefix + "a");
+    EXPECT_EQ(ttl.keys(1), kPrefix + "b");
     etcdserverpb::LeaseLeasesResponse leases;
     ASSERT_TRUE(k.LeaseLeases(&leases).ok());
     ASSERT_EQ(leases.leases_size(), 1);
