@@ -50,7 +50,8 @@ absl::Status ParseDurationMs(absl::string_view setting, absl::string_view text, 
                              int64_t* out_ms) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d)) {
-    return Invalid(setting, absl::StrCat("'", text, "' is not a duration such as 500ms, 5s or 10m"));
+    return Invalid(setting,
+                   absl::StrCat("'", text, "' is not a duration such as 500ms, 5s or 10m"));
   }
   if (d < min) {
     return Invalid(setting, absl::StrCat("must be at least ", absl::FormatDuration(min), ", got ",

@@ -80,7 +80,8 @@ absl::Status Server::Init() {
   readers_ = std::make_unique<Executor>(4);
 
   // Leases (reloaded from the store) and watchers.
-  const int election_ticks = std::max(2, config_.election_timeout_ms / config_.heartbeat_interval_ms);
+  const int election_ticks =
+      std::max(2, config_.election_timeout_ms / config_.heartbeat_interval_ms);
   LessorOptions lessor_options;
   // etcd's minimum TTL: 1.5 election timeouts (in ticks), rounded up to whole seconds.
   lessor_options.min_ttl_seconds =
@@ -91,21 +92,20 @@ absl::Status Server::Init() {
     Propose(std::move(req), [](ApplyResult) {});  // retried by the lessor if it did not apply
   };
   lessor_ = std::make_unique<Lessor>(
-      lessor_options,
-      LessorHooks{
-          .propose_revoke =
-              [propose_quietly](int64_t id) {
-                serverpb::Request req;
-                req.mutable_lease_revoke()->set_id(id);
-                propose_quietly(std::move(req));
-              },
-          .propose_checkpoints =
-              [propose_quietly](serverpb::LeaseCheckpoints checkpoints) {
-                serverpb::Request req;
-                *req.mutable_lease_checkpoints() = std::move(checkpoints);
-                propose_quietly(std::move(req));
-              },
-      });
+      lessor_options, LessorHooks{
+                          .propose_revoke =
+                              [propose_quietly](int64_t id) {
+                                serverpb::Request req;
+                                req.mutable_lease_revoke()->set_id(id);
+                                propose_quietly(std::move(req));
+                              },
+                          .propose_checkpoints =
+                              [propose_quietly](serverpb::LeaseCheckpoints checkpoints) {
+                                serverpb::Request req;
+                                *req.mutable_lease_checkpoints() = std::move(checkpoints);
+                                propose_quietly(std::move(req));
+                              },
+                      });
   if (absl::Status st = lessor_->Recover(*member_.store, SteadyNow()); !st.ok()) return st;
   WatchHub::Options hub_options;
   hub_options.progress_interval = absl::Milliseconds(config_.watch_progress_notify_interval_ms);
@@ -249,9 +249,8 @@ absl::Status Server::Init() {
     auto watch = std::make_unique<WatchService>(
         this, watch_hub_.get(),
         WatchService::Options{.outbox = {},
-                              .max_response_bytes =
-                                  static_cast<size_t>(config_.max_request_bytes) +
-                                  kGrpcOverheadBytes});
+                              .max_response_bytes = static_cast<size_t>(config_.max_request_bytes) +
+                                                    kGrpcOverheadBytes});
     watch_service_ = watch.get();
     services_.push_back(std::move(watch));
     auto lease = std::make_unique<LeaseService>(this, lease_router_.get());

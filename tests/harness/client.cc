@@ -75,8 +75,7 @@ grpc::Status KvClient::HashKV(int64_t revision, etcdserverpb::HashKVResponse* re
   return maintenance_->HashKV(&ctx, req, resp);
 }
 
-grpc::Status KvClient::LeaseGrant(int64_t ttl, int64_t id,
-                                  etcdserverpb::LeaseGrantResponse* resp) {
+grpc::Status KvClient::LeaseGrant(int64_t ttl, int64_t id, etcdserverpb::LeaseGrantResponse* resp) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
   etcdserverpb::LeaseGrantRequest req;
@@ -110,8 +109,8 @@ grpc::Status KvClient::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
   return lease_->LeaseLeases(&ctx, etcdserverpb::LeaseLeasesRequest(), resp);
 }
 
-grpc::Status KvClient::PutWithLease(const std::string& key, const std::string& value,
-                                    int64_t lease, etcdserverpb::PutResponse* resp) {
+grpc::Status KvClient::PutWithLease(const std::string& key, const std::string& value, int64_t lease,
+                                    etcdserverpb::PutResponse* resp) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
   etcdserverpb::PutRequest req;
