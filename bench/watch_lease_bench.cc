@@ -15,7 +15,8 @@
 //
 //   cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release
 //   cmake --build build/release --target kvd watch_lease_bench -j2
-//   build/release/bench/watch_lease_bench [--watchers=1000] [--streams=100] [--writers=16]
+//   KVD_BUILD_DIR=build/release build/release/bench/watch_lease_bench [--watchers=1000]
+//   [--streams=100] [--writers=16]
 //       [--value-bytes=100] [--seconds=10] [--leases=1000] [--keepalive-streams=16]
 //       [--only=kvd|etcd]
 #include <fcntl.h>

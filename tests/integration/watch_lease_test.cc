@@ -4,6 +4,7 @@
 // time deleting their keys in one revision, are kept alive through a follower without Raft
 // proposals, and survive a restart of every member.
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -40,6 +41,15 @@ bool Eventually(absl::Duration timeout, Cond cond) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   return cond();
+}
+
+// A fresh random seed, or $KVD_TEST_SEED to replay a run; printed either way.
+uint64_t TestSeed() {
+  uint64_t seed = std::random_device()();
+  if (const char* env = std::getenv("KVD_TEST_SEED")) seed = std::strtoull(env, nullptr, 10);
+  std::printf("seed %llu (replay with KVD_TEST_SEED=%llu)\n", static_cast<unsigned long long>(seed),
+              static_cast<unsigned long long>(seed));
+  return seed;
 }
 
 etcdserverpb::WatchCreateRequest PrefixWatch(int64_t start, bool prev_kv = false) {
@@ -194,8 +204,7 @@ void ExpectMatchesHistory(Cluster& c, const ResumingWatcher& w, int64_t from, in
 TEST(Watch, WatchersOnEveryMemberSeeExactlyTheHistory) {
   auto c = StartCluster();
   ASSERT_NE(c, nullptr);
-  const uint64_t seed = std::random_device()();
-  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = TestSeed();
   // Some history before the replaying watchers are created.
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 20; ++i) {
@@ -241,8 +250,7 @@ TEST(Watch, LeaderKilledMidStreamWatchersResumeAndMissNothing) {
   for (int i = 0; i < c->size(); ++i) {
     watchers.push_back(std::make_unique<ResumingWatcher>(*c, i, start, false));
   }
-  const uint64_t seed = std::random_device()();
-  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = TestSeed();
   std::atomic<int> written{0};
   std::atomic<bool> stop{false};
   std::thread writer([&] {
