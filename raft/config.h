@@ -54,7 +54,8 @@ struct Config {
   bool disable_proposal_forwarding = false;
 
   // Seed of the node's only source of randomness (election timeouts). Equal seeds and equal
-  // inputs give equal outputs.
+  // inputs give equal outputs. The node mixes its id into the seed, so members given one seed
+  // still draw different timeouts.
   uint64_t seed = 0;
 
   LogSink log;

@@ -16,20 +16,30 @@
 //  1. rd.messages may be sent at once: before, during or after the write of step 2. They carry
 //     nothing that depends on this node's unpersisted state (a leader's appends and heartbeats,
 //     vote requests whose term and vote are in rd.hard_state are NOT among them). This is what
-//     lets a leader replicate while it writes its own log.
-//  2. Make durable, atomically or in this order: rd.snapshot (if not empty; it replaces the log
-//     up to its index), rd.entries (appended; an entry whose index is already in the log replaces
-//     it and every entry after it), rd.hard_state (if not empty). When rd.must_sync, the write
-//     is synced (fdatasync) before step 3. Then append the same to the LogStorage the node reads.
+//     lets a leader replicate while it writes its own log. Exactly: the messages of a leader
+//     whose term is already durable (appends, heartbeats, snapshots, read index responses,
+//     MsgTimeoutNow), and requests a follower forwards (MsgProp, MsgReadIndex,
+//     MsgTransferLeader). A leader elected in this very Ready (a single voter) holds everything
+//     back until its term is durable.
+//  2. Make durable, atomically or in this order: rd.snapshot (if not empty; it replaces the whole
+//     log: every entry up to and after its index is dropped), rd.entries (appended; an entry whose
+//     index is already in the log replaces it and every entry after it), rd.hard_state (if not
+//     empty). When rd.must_sync, the write is synced (fdatasync) before step 3. Then append the
+//     same to the LogStorage the node reads.
 //  3. Only after step 2 is durable: send rd.messages_after_persist (votes, append responses,
-//     anything that vouches for this node's persisted log or term).
+//     anything that vouches for this node's persisted log or term): every message not in
+//     rd.messages.
 //  4. Apply rd.committed_entries to the state machine in order. They are all durable on this node
 //     (they came out of an earlier persisted Ready), so applying may run concurrently with the
 //     next Ready's step 2. For a kConfChange entry, call ApplyConfChange() once it is applied.
-//     rd.read_states become servable once the applied index reaches their index.
+//     rd.read_states become servable once the applied index reaches their index. A Ready with a
+//     snapshot has no committed entries: installing the snapshot is the applying.
 //  5. Advance(): tells the node that step 2 is durable, so it may count its own log toward
 //     commitment (a leader never counts unpersisted entries of its own) and hand out further
-//     committed entries.
+//     committed entries. The node then also counts rd.committed_entries as applied (it does not
+//     hand them out again); an owner that applies asynchronously may call Advance() first.
+//
+// HasReady() is false while a Ready is outstanding (between GetReady() and Advance()).
 //
 // A message that cannot be delivered is simply lost; Raft retries. ReportUnreachable() and
 // ReportSnapshot() make retries faster.
@@ -125,7 +135,8 @@ class RawNode {
   void Tick();
 
   // Starts an election now (skipping the timeout), as after an election timeout: with pre-vote,
-  // a pre-vote round first. No effect on a leader or a learner.
+  // a pre-vote round first. No effect on a leader, a learner, a node outside the membership, or
+  // while committed conf changes are not yet applied (the membership is about to change).
   void Campaign();
 
   // Proposes data to be appended to the log. On a follower the proposal is forwarded to the
@@ -137,12 +148,16 @@ class RawNode {
 
   // Proposes a single-server membership change. The leader accepts it only when it has committed
   // an entry of its current term and no other change is pending (appended but not yet applied);
-  // otherwise ErrProposalDropped. The change takes effect on each node when the application
-  // applies the committed entry and calls ApplyConfChange.
+  // otherwise ErrProposalDropped. InvalidArgument for a change the membership refuses (see
+  // raft/confchange.h: demoting a voter, removing the last voter). The change takes effect on
+  // each node when the application applies the committed entry and calls ApplyConfChange.
   absl::Status ProposeConfChange(const ConfChange& cc);
 
   // Applies a committed and applied conf change to the node's membership and returns the
-  // membership now in force. Called exactly once per committed kConfChange entry, in log order.
+  // membership now in force. Called exactly once per committed kConfChange entry, in log order:
+  // for those handed out in Ready::committed_entries, and, on a restart, for those between the
+  // storage's snapshot and Config::applied (which are not handed out again). A leader that
+  // removes itself steps down here.
   ConfState ApplyConfChange(const ConfChange& cc);
 
   // Delivers a message from another node. ErrStepRejected for local-only message types or
@@ -151,9 +166,11 @@ class RawNode {
 
   // Requests a read index for a linearizable read; the answer comes back as a ReadState with
   // the same context in a later Ready (on the leader, or on a follower via the leader). Reads
-  // requested together share one quorum round. A request reaching a leader that has not yet
-  // committed an entry of its term waits until it has; one made while no leader is known is
-  // dropped (the caller retries after a timeout).
+  // share quorum rounds: at most one round (one heartbeat broadcast) is in flight, and every
+  // request arriving meanwhile joins the next round, which starts when the current one is
+  // acknowledged by a quorum. A request reaching a leader that has not yet committed an entry of
+  // its term waits until it has; one made while no leader is known is dropped, as are those
+  // waiting on a leader that steps down (the caller retries after a timeout).
   void ReadIndex(std::string context);
 
   // Asks the leader to hand leadership to transferee: it stops accepting proposals, brings the
