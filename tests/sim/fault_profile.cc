@@ -55,7 +55,8 @@ FaultProfile ChooseProfile(SimRandom& rng, int nodes) {
   p.allow_majority_down = rng.PerMille(200);
   p.disk_min = 1;
   p.disk_max = rng.Range(1, kTickUnits);
-  p.apply_early_per_mille = static_cast<int>(rng.Range(0, 1000));
+  p.apply_early_per_mille = static_cast<int>(rng.Range(0, 500));
+  p.apply_late_per_mille = static_cast<int>(rng.Range(0, 500));
   p.snapshot_every = rng.PerMille(300) ? 0 : static_cast<uint64_t>(rng.Range(3, 40));
   p.compaction_keep = static_cast<uint64_t>(rng.PerMille(500) ? 0 : rng.Range(1, 10));
   p.tick_skew = static_cast<int>(rng.Range(0, 2));
@@ -87,18 +88,17 @@ std::string FaultProfile::Describe() const {
                       "=", weight[i]);
     }
   }
-  return absl::StrCat("drop=", rates.drop_per_mille, "pm dup=", rates.duplicate_per_mille,
-                      "pm slow=", rates.slow_per_mille, "pm delay=", rates.min_delay, "..",
-                      rates.max_delay, "/", rates.max_slow_delay, " nemesis every ",
-                      nemesis_gap_min, "..", nemesis_gap_max, " [", w, "] faults last ",
-                      fault_min, "..", fault_max, " mid-write=", crash_mid_write_per_mille,
-                      "pm power-loss=", power_loss_per_mille, "pm majority-down=",
-                      allow_majority_down ? "yes" : "no", " disk=", disk_min, "..", disk_max,
-                      " apply-early=", apply_early_per_mille, "pm snapshot-every=", snapshot_every,
-                      " keep=", compaction_keep, " skew=", tick_skew, " think<=", client_think_max,
-                      " keys=", keys, " msg-bytes=", max_size_per_msg,
-                      " inflight=", max_inflight_msgs, " ready-bytes=",
-                      max_committed_size_per_ready);
+  return absl::StrCat(
+      "drop=", rates.drop_per_mille, "pm dup=", rates.duplicate_per_mille,
+      "pm slow=", rates.slow_per_mille, "pm delay=", rates.min_delay, "..", rates.max_delay, "/",
+      rates.max_slow_delay, " nemesis every ", nemesis_gap_min, "..", nemesis_gap_max, " [", w,
+      "] faults last ", fault_min, "..", fault_max, " mid-write=", crash_mid_write_per_mille,
+      "pm power-loss=", power_loss_per_mille,
+      "pm majority-down=", allow_majority_down ? "yes" : "no", " disk=", disk_min, "..", disk_max,
+      " apply-early=", apply_early_per_mille, "pm apply-late=", apply_late_per_mille,
+      "pm snapshot-every=", snapshot_every, " keep=", compaction_keep, " skew=", tick_skew,
+      " think<=", client_think_max, " keys=", keys, " msg-bytes=", max_size_per_msg,
+      " inflight=", max_inflight_msgs, " ready-bytes=", max_committed_size_per_ready);
 }
 
 }  // namespace kvd::sim

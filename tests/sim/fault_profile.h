@@ -28,23 +28,26 @@ inline constexpr int kNemesisActionCount = 7;
 const char* NemesisActionName(NemesisAction a);
 
 struct FaultProfile {
-  LinkRates rates;          // the network's background behaviour
-  LinkRates burst_rates;    // during a loss burst
+  LinkRates rates;              // the network's background behaviour
+  LinkRates burst_rates;        // during a loss burst
   SimTime nemesis_gap_min = 0;  // time between nemesis actions
   SimTime nemesis_gap_max = 0;
   int weight[kNemesisActionCount] = {};  // relative frequency of each action; 0 disables it
-  SimTime fault_min = 0;  // how long a crash, partition, pause or burst lasts
+  SimTime fault_min = 0;                 // how long a crash, partition, pause or burst lasts
   SimTime fault_max = 0;
   int crash_mid_write_per_mille = 0;  // a crash waits for the node's next disk write
   int power_loss_per_mille = 0;       // a crash also loses unsynced writes
   bool allow_majority_down = false;   // crashes may take down a majority at once
-  SimTime disk_min = 1;  // latency of a Ready's write (step 2)
+  SimTime disk_min = 1;               // latency of a Ready's write (step 2)
   SimTime disk_max = 1;
-  int apply_early_per_mille = 0;  // apply committed entries at GetReady rather than after step 2
-  uint64_t snapshot_every = 0;    // entries applied between automatic snapshots (0: never)
-  uint64_t compaction_keep = 0;   // entries kept behind a snapshot when compacting
-  int tick_skew = 0;              // each node's tick period is kTickUnits +- this
-  SimTime client_think_max = 0;   // pause between a client's operations
+  // When a Ready's committed entries are applied: at GetReady (early), after step 2 and before
+  // Advance (the default), or after Advance, at a later event (late).
+  int apply_early_per_mille = 0;
+  int apply_late_per_mille = 0;
+  uint64_t snapshot_every = 0;   // entries applied between automatic snapshots (0: never)
+  uint64_t compaction_keep = 0;  // entries kept behind a snapshot when compacting
+  int tick_skew = 0;             // each node's tick period is kTickUnits +- this
+  SimTime client_think_max = 0;  // pause between a client's operations
   int keys = 0;
   // Raft flow control, small so that replication spans many messages and Readys.
   uint64_t max_size_per_msg = 0;

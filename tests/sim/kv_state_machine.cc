@@ -11,9 +11,7 @@
 namespace kvd::sim {
 namespace {
 
-std::vector<absl::string_view> Fields(absl::string_view line) {
-  return absl::StrSplit(line, ' ');
-}
+std::vector<absl::string_view> Fields(absl::string_view line) { return absl::StrSplit(line, ' '); }
 
 }  // namespace
 

@@ -38,8 +38,8 @@ void SafetyMonitor::OnConfChanged(const SimNode& node, const raft::ConfState& be
   previous_conf_[node.id()] = before;
 }
 
-void SafetyMonitor::OnReady(const SimNode& node, const raft::Ready& rd,
-                            raft::Index prev_last_index, const raft::Status& status) {
+void SafetyMonitor::OnReady(const SimNode& node, const raft::Ready& rd, raft::Index prev_last_index,
+                            const raft::Status& status) {
   CheckReadyContract(node, rd);
   CheckLogMatching(node, rd);
   raft::Term term = status.hard_state.term;
@@ -54,8 +54,8 @@ void SafetyMonitor::OnReady(const SimNode& node, const raft::Ready& rd,
     if (!continuing) {
       Leadership fresh;
       fresh.term = term;
-      fresh.commit = rd.hard_state.has_value() ? rd.hard_state->commit
-                                               : node.disk().hard_state().commit;
+      fresh.commit =
+          rd.hard_state.has_value() ? rd.hard_state->commit : node.disk().hard_state().commit;
       it = leadership_.insert_or_assign(node.id(), fresh).first;
     }
     Leadership& l = it->second;
@@ -82,35 +82,46 @@ void SafetyMonitor::CheckReadyContract(const SimNode& node, const raft::Ready& r
   }
   const raft::HardState& durable = node.disk().hard_state();
   if (!rd.must_sync) {
-    bool term_or_vote_moved =
-        rd.hard_state.has_value() &&
-        (rd.hard_state->term != durable.term || rd.hard_state->vote != durable.vote);
+    bool term_or_vote_moved = rd.hard_state.has_value() && (rd.hard_state->term != durable.term ||
+                                                            rd.hard_state->vote != durable.vote);
     if (!rd.entries.empty() || !rd.snapshot.IsEmpty() || term_or_vote_moved) {
-      Report("ready contract", absl::StrCat(who, " has must_sync=false but carries entries, a "
-                                                 "snapshot or a new term/vote"));
+      Report("ready contract", absl::StrCat(who,
+                                            " has must_sync=false but carries entries, a "
+                                            "snapshot or a new term/vote"));
     }
   }
+  // Step-1 messages may not vouch for anything this Ready makes durable: no vote grant, no
+  // acknowledgement of appended entries, no term that is not durable yet (a pre-vote asks about
+  // the next term without taking it; forwarded requests carry no term).
   for (const raft::Message& m : rd.messages) {
-    bool vouches = m.type == raft::MessageType::kAppResp ||
-                   (m.type == raft::MessageType::kVoteResp && !m.reject);
-    if (vouches) {
-      Report("ready contract",
-             absl::StrCat(who, " sends a ", m.type == raft::MessageType::kAppResp
-                                                ? "append response"
-                                                : "vote grant",
-                          " to ", m.to, " in messages, before its write is durable"));
+    const char* vouches = nullptr;
+    if (m.type == raft::MessageType::kVoteResp && !m.reject) vouches = "a vote grant";
+    if (m.type == raft::MessageType::kAppResp && !m.reject && m.index > 0) {
+      vouches = "an append acknowledgement";
+    }
+    bool termless = m.type == raft::MessageType::kProp || m.type == raft::MessageType::kReadIndex ||
+                    m.type == raft::MessageType::kPreVote ||
+                    m.type == raft::MessageType::kPreVoteResp;
+    if (vouches == nullptr && !termless && m.term > durable.term)
+      vouches = "a term not yet durable";
+    if (vouches != nullptr) {
+      Report("ready contract", absl::StrCat(who, " sends ", vouches,
+                                            " in messages (before its write "
+                                            "is durable): ",
+                                            static_cast<int>(m.type), " to ", m.to, " term ",
+                                            m.term, " index ", m.index));
     }
     if (m.from != node.id() || m.to == node.id() || m.to == raft::kNoNode) {
       Report("ready contract", absl::StrCat(who, " has a message from ", m.from, " to ", m.to));
     }
   }
-  // Committed entries must already be durable here and continue the applied prefix.
-  raft::Index expect = node.applied() + 1;
+  // Committed entries must already be durable here and continue what was handed out before.
+  raft::Index expect = node.handed_out_before_ready() + 1;
   for (const raft::Entry& e : rd.committed_entries) {
     if (e.index != expect) {
-      Report("ready contract", absl::StrCat(who, " hands out committed entry ", e.index,
-                                            " but the state machine applied up to ",
-                                            expect - 1));
+      Report("ready contract",
+             absl::StrCat(who, " hands out committed entry ", e.index,
+                          " but it handed out entries up to ", expect - 1, " before"));
       return;
     }
     ++expect;
@@ -160,8 +171,7 @@ void SafetyMonitor::CheckLeaderAppendOnly(const SimNode& node, const raft::Ready
   const std::string who = absl::StrCat("leader ", node.id(), " of term ", term);
   if (!rd.snapshot.IsEmpty()) {
     Report("leader append-only", absl::StrCat(who, " installs a snapshot at index ",
-                                              rd.snapshot.metadata.index,
-                                              ", replacing its log"));
+                                              rd.snapshot.metadata.index, ", replacing its log"));
     return;
   }
   if (rd.entries.empty()) return;
@@ -216,8 +226,8 @@ void SafetyMonitor::CheckCommitDurability(const SimNode& node, Leadership& l,
     }
     if (!durable_quorum) {
       Report("commit durability",
-             absl::StrCat("leader ", node.id(), " of term ", l.term, " committed entry ", i, "/",
-                          t, " while it was durable on only ", counts));
+             absl::StrCat("leader ", node.id(), " of term ", l.term, " committed entry ", i, "/", t,
+                          " while it was durable on only ", counts));
       return;
     }
   }
@@ -252,8 +262,8 @@ void SafetyMonitor::CheckLeaderCompleteness(const SimNode& node, Leadership& l) 
       (void)node.TermAt(r.index, &t);
       Report("leader completeness",
              absl::StrCat("entry ", r.index, "/", r.term, " was committed by term ", r.bound,
-                          " but leader ", node.id(), " of term ", l.term, " has ", r.index, "/",
-                          t, " there"));
+                          " but leader ", node.id(), " of term ", l.term, " has ", r.index, "/", t,
+                          " there"));
     }
     return true;
   };
@@ -273,10 +283,9 @@ void SafetyMonitor::RecordCommitted(const SimNode& node, const raft::Entry& e,
   if (it != committed_at_.end()) {
     CommittedRecord& r = committed_[it->second];
     if (r.term != e.term) {
-      Report("state machine safety",
-             absl::StrCat("node ", node.id(), " reports entry ", e.index, "/", e.term,
-                          " committed, but entry ", e.index, "/", r.term,
-                          " was reported committed before"));
+      Report("state machine safety", absl::StrCat("node ", node.id(), " reports entry ", e.index,
+                                                  "/", e.term, " committed, but entry ", e.index,
+                                                  "/", r.term, " was reported committed before"));
     }
     r.bound = std::min(r.bound, observer_term);
     return;
@@ -299,8 +308,8 @@ void SafetyMonitor::OnApply(const SimNode& node, const raft::Entry& e, uint64_t 
   auto [fit, finserted] = fingerprint_at_.emplace(e.index, std::make_pair(fingerprint, node.id()));
   if (!finserted && fit->second.first != fingerprint) {
     Report("state machine safety",
-           absl::StrCat("after applying index ", e.index, " the state machine of node ",
-                        node.id(), " differs from node ", fit->second.second, "'s"));
+           absl::StrCat("after applying index ", e.index, " the state machine of node ", node.id(),
+                        " differs from node ", fit->second.second, "'s"));
   }
 }
 
@@ -353,9 +362,10 @@ void SafetyMonitor::CheckAllDisks() {
         const raft::Entry& eb = lb.entries[i - lb.first];
         if (!matched && ea.term == eb.term) matched = true;
         if (matched && !(ea == eb)) {
-          Report("log matching",
-                 absl::StrCat("nodes ", la.id, " and ", lb.id, " agree on a later entry but "
-                              "differ at index ", i, " (", ea.term, " vs ", eb.term, ")"));
+          Report("log matching", absl::StrCat("nodes ", la.id, " and ", lb.id,
+                                              " agree on a later entry but "
+                                              "differ at index ",
+                                              i, " (", ea.term, " vs ", eb.term, ")"));
           return;
         }
       }

@@ -94,10 +94,10 @@ class SafetyMonitor {
     raft::Term bound = 0;  // the entry was committed in a term <= bound
   };
   struct Leadership {
-    raft::Term term = 0;            // term of the node's latest Ready as leader
-    size_t committed_cursor = 0;    // committed_ records checked against this leadership
-    std::vector<size_t> deferred;   // records beyond its log at the last check
-    raft::Index commit = 0;         // its commit index as of its latest Ready
+    raft::Term term = 0;           // term of the node's latest Ready as leader
+    size_t committed_cursor = 0;   // committed_ records checked against this leadership
+    std::vector<size_t> deferred;  // records beyond its log at the last check
+    raft::Index commit = 0;        // its commit index as of its latest Ready
   };
 
   void CheckReadyContract(const SimNode& node, const raft::Ready& rd);

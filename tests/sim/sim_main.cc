@@ -6,13 +6,13 @@
 // command line that replays it. The last line is always "N seeds, V violations" (unless the
 // process itself dies, in which case it prints the seed it was running and its replay command).
 // Exit status: 0 when no seed found a violation, 1 otherwise, 2 on a usage error.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
-
-#include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

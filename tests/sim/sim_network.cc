@@ -10,8 +10,7 @@ void SimNetwork::Unblock(raft::NodeId from, raft::NodeId to) {
   if (--it->second == 0) blocked_.erase(it);
 }
 
-std::vector<SimTime> SimNetwork::Route(raft::NodeId from, raft::NodeId to,
-                                       SimRandom& rng) const {
+std::vector<SimTime> SimNetwork::Route(raft::NodeId from, raft::NodeId to, SimRandom& rng) const {
   std::vector<SimTime> delays;
   if (Blocked(from, to) || rng.PerMille(rates_.drop_per_mille)) return delays;
   int copies = rng.PerMille(rates_.duplicate_per_mille) ? 2 : 1;

@@ -25,6 +25,8 @@ absl::Status SimNode::Boot(raft::Config config) {
     applied_ = snap->metadata.index;
   }
   conf_ = disk_->GetInitialState().conf_state;
+  handed_out_ = applied_;
+  handed_out_before_ready_ = applied_;
   config.id = id_;
   config.storage = disk_.get();
   config.applied = applied_;
@@ -63,23 +65,37 @@ void SimNode::Crash(size_t cut, bool power_loss) {
 
 const raft::Ready& SimNode::TakeReady() {
   inflight_ = raw_->GetReady();
+  NoteHandedOut();
   return *inflight_;
+}
+
+void SimNode::SetInflightForTest(raft::Ready rd) {
+  inflight_ = std::move(rd);
+  NoteHandedOut();
+}
+
+void SimNode::NoteHandedOut() {
+  handed_out_before_ready_ = handed_out_;
+  if (!inflight_->snapshot.IsEmpty()) handed_out_ = inflight_->snapshot.metadata.index;
+  if (!inflight_->committed_entries.empty()) {
+    handed_out_ = inflight_->committed_entries.back().index;
+  }
 }
 
 absl::Status SimNode::PersistReady() {
   raft::Ready& rd = *inflight_;
   if (!rd.snapshot.IsEmpty()) {
     if (absl::Status s = disk_->ApplySnapshot(rd.snapshot); !s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("installing the Ready's snapshot at index ", rd.snapshot.metadata.index,
-                       ": ", s.message()));
+      return absl::FailedPreconditionError(absl::StrCat("installing the Ready's snapshot at index ",
+                                                        rd.snapshot.metadata.index, ": ",
+                                                        s.message()));
     }
   }
   if (!rd.entries.empty()) {
     if (absl::Status s = disk_->Append(rd.entries); !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("appending the Ready's entries [",
-                                                        rd.entries.front().index, "..",
-                                                        rd.entries.back().index, "]: ", s.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("appending the Ready's entries [", rd.entries.front().index, "..",
+                       rd.entries.back().index, "]: ", s.message()));
     }
   }
   if (rd.hard_state.has_value()) disk_->SetHardState(*rd.hard_state);

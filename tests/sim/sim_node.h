@@ -67,12 +67,20 @@ class SimNode {
   bool busy() const { return inflight_.has_value(); }
   // GetReady(); requires up() and !busy().
   const raft::Ready& TakeReady();
+  // The last committed index handed out for applying (by a Ready's committed entries or
+  // snapshot), before and after the latest TakeReady.
+  raft::Index handed_out() const { return handed_out_; }
+  raft::Index handed_out_before_ready() const { return handed_out_before_ready_; }
   const raft::Ready& inflight() const { return *inflight_; }
   // Step 2 of the in-flight Ready. FailedPrecondition when the disk refuses it (the core handed
   // out something inconsistent).
   absl::Status PersistReady();
   // Step 5: Advance() and forget the in-flight Ready.
   void FinishReady();
+  // For tests of the checks that read nodes: put a Ready in flight without a RawNode (with the
+  // bookkeeping TakeReady does), and drop it again.
+  void SetInflightForTest(raft::Ready rd);
+  void DropInflightForTest() { inflight_.reset(); }
 
   // The state machine and what it has applied.
   KvStateMachine& sm() { return sm_; }
@@ -97,6 +105,8 @@ class SimNode {
   raft::Index SnapshotIndex() const;
 
  private:
+  void NoteHandedOut();
+
   raft::NodeId id_;
   std::unique_ptr<raft::MemoryStorage> disk_;
   uint64_t incarnation_ = 0;
@@ -107,6 +117,8 @@ class SimNode {
   std::optional<raft::Ready> inflight_;
   KvStateMachine sm_;
   raft::Index applied_ = 0;
+  raft::Index handed_out_ = 0;
+  raft::Index handed_out_before_ready_ = 0;
   raft::ConfState conf_;
 };
 

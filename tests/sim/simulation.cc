@@ -1,6 +1,7 @@
 #include "tests/sim/simulation.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,17 @@ enum class EventKind : uint8_t {
   kFaultEnd,
   kRestart,
   kLivenessCheck,
+  kApply,
+};
+
+// When a Ready's committed entries are applied (all allowed by the contract).
+enum class ApplyMode : uint8_t { kEarly, kOnPersist, kLate };
+
+// One thing for a node's state machine to do, in order.
+struct ApplyTask {
+  bool is_snapshot = false;
+  raft::Entry entry;
+  raft::Snapshot snapshot;
 };
 
 struct Event {
@@ -56,12 +68,12 @@ struct Event {
   EventKind kind = EventKind::kTick;
   NodeId node = raft::kNoNode;
   uint64_t incarnation = 0;
-  raft::Message msg;        // kDeliver
-  ClientRequest request;    // kClientRequest, kClientTimer
-  ClientReply reply;        // kClientReply
-  uint64_t client = 0;      // kClientStart
-  uint64_t fault = 0;       // kFaultEnd
-  NodeId peer = raft::kNoNode;  // kRaftReport
+  raft::Message msg;             // kDeliver
+  ClientRequest request;         // kClientRequest, kClientTimer
+  ClientReply reply;             // kClientReply
+  uint64_t client = 0;           // kClientStart
+  uint64_t fault = 0;            // kFaultEnd
+  NodeId peer = raft::kNoNode;   // kRaftReport
   bool snapshot_report = false;  // kRaftReport: ReportSnapshot (else ReportUnreachable)
   bool failed = false;           // kRaftReport: the snapshot failed
 };
@@ -135,8 +147,11 @@ class Simulation {
   // --- the Ready pipeline ---
   void Pump(SimNode& n);
   void FinishDiskWrite(SimNode& n);
-  void ApplyCommitted(SimNode& n, const std::vector<raft::Entry>& entries);
+  void Enqueue(SimNode& n, const std::vector<raft::Entry>& entries);
+  void DrainApplyQueue(SimNode& n);
+  void InstallSnapshot(SimNode& n, const raft::Snapshot& snap);
   void ApplyEntry(SimNode& n, const raft::Entry& e);
+  void MaybeRetire(SimNode& n);
   void Send(const raft::Message& m);
   void ScheduleReport(NodeId to_node, NodeId peer, bool snapshot, bool failed);
   void MaybeAutoSnapshot(SimNode& n);
@@ -183,10 +198,11 @@ class Simulation {
   std::map<NodeId, KvFrontend> frontends_;
   std::map<NodeId, int> tick_skew_;
   std::map<NodeId, SimTime> paused_until_;
-  std::set<NodeId> crash_on_write_;   // crash at the node's next disk write
-  std::set<NodeId> retired_;          // applied their own removal and shut down for good
+  std::set<NodeId> crash_on_write_;  // crash at the node's next disk write
+  std::set<NodeId> retired_;         // applied their own removal and shut down for good
   std::set<NodeId> retire_after_ready_;
-  std::map<NodeId, bool> applied_early_;
+  std::map<NodeId, ApplyMode> apply_mode_;
+  std::map<NodeId, std::deque<ApplyTask>> apply_queue_;
   std::map<uint64_t, NodeId> preferred_node_;  // per client: the node that answered last
   NodeId next_node_id_ = 0;
 
@@ -250,7 +266,7 @@ void Simulation::BootNode(SimNode& n) {
   c.seed = DeriveSeed(seed_, n.id(), n.incarnation() + 1);
   if (trace_ != nullptr) {
     NodeId id = n.id();
-    c.log = [this, id](std::string_view line) { Trace("n", id, " | ", line); };
+    c.log = [this, id](std::string_view line) { Trace("n", id, " | ", std::string(line)); };
   }
   absl::Status s = n.Boot(c);
   if (!s.ok()) {
@@ -258,9 +274,9 @@ void Simulation::BootNode(SimNode& n) {
     return;
   }
   frontends_[n.id()].Clear();
-  applied_early_.erase(n.id());
-  Trace("n", n.id(), " boots (incarnation ", n.incarnation(), ") from ",
-        DescribeDisk(n.disk()), " applied=", n.applied());
+  apply_queue_.erase(n.id());
+  Trace("n", n.id(), " boots (incarnation ", n.incarnation(), ") from ", DescribeDisk(n.disk()),
+        " applied=", n.applied());
   ScheduleTick(n, rng_.Range(1, kTickUnits));
 }
 
@@ -273,8 +289,8 @@ void Simulation::ScheduleTick(const SimNode& n, SimTime delay) {
 }
 
 SeedOutcome Simulation::Run() {
-  Trace("seed ", seed_, " nodes=", options_.nodes, " steps=", options_.steps, " profile: ",
-        profile_.Describe());
+  Trace("seed ", seed_, " nodes=", options_.nodes, " steps=", options_.steps,
+        " profile: ", profile_.Describe());
   network_.set_rates(profile_.rates);
   for (int i = 1; i <= options_.nodes; ++i) CreateNode(i, true);
   next_node_id_ = options_.nodes + 1;
@@ -429,6 +445,15 @@ void Simulation::Dispatch(Event& e) {
       BootNode(*n);
       return;
     }
+    case EventKind::kApply: {
+      SimNode* n = Node(e.node);
+      if (n == nullptr || !n->up() || n->incarnation() != e.incarnation) return;
+      if (DeferIfPaused(e)) return;
+      DrainApplyQueue(*n);
+      MaybeRetire(*n);
+      if (n->up()) Pump(*n);
+      return;
+    }
     case EventKind::kLivenessCheck:
       if (phase_ != Phase::kHeal) return;
       CheckLiveness();
@@ -472,13 +497,14 @@ void Simulation::CrashNode(SimNode& n, const char* why) {
   size_t cuts = n.InflightCutPoints();
   size_t cut = cuts == 0 ? 0 : static_cast<size_t>(rng_.Range(0, static_cast<int64_t>(cuts) - 1));
   bool power_loss = rng_.PerMille(profile_.power_loss_per_mille);
-  Trace("n", n.id(), " CRASH (", why, ")", n.busy() ? absl::StrCat(" mid-write, cut ", cut, "/",
-                                                                    cuts - 1)
-                                                     : std::string(),
+  Trace("n", n.id(), " CRASH (", why, ")",
+        n.busy() ? absl::StrCat(" mid-write, cut ", cut, "/", cuts - 1) : std::string(),
         power_loss ? " with power loss" : "");
   n.Crash(cut, power_loss);
   monitor_.OnCrash(n);
   frontends_[n.id()].Clear();
+  apply_queue_.erase(n.id());
+  retire_after_ready_.erase(n.id());
   crash_on_write_.erase(n.id());
   paused_until_.erase(n.id());
   ++outcome_.crashes;
@@ -498,10 +524,19 @@ void Simulation::Pump(SimNode& n) {
   // Step 1: these may leave before the write.
   for (const raft::Message& m : rd.messages) Send(m);
   for (const raft::ReadState& rs : rd.read_states) frontends_[n.id()].OnReadState(rs);
-  // Step 4 may run before step 2 completes: the committed entries are durable already.
-  bool early = rd.snapshot.IsEmpty() && rng_.PerMille(profile_.apply_early_per_mille);
-  applied_early_[n.id()] = early;
-  if (early) ApplyCommitted(n, n.inflight().committed_entries);
+  // Step 4 may start before step 2 completes (the committed entries are durable already) or
+  // finish after Advance.
+  ApplyMode mode = ApplyMode::kOnPersist;
+  if (rd.snapshot.IsEmpty() && rng_.PerMille(profile_.apply_early_per_mille)) {
+    mode = ApplyMode::kEarly;
+  } else if (rng_.PerMille(profile_.apply_late_per_mille)) {
+    mode = ApplyMode::kLate;
+  }
+  apply_mode_[n.id()] = mode;
+  if (mode == ApplyMode::kEarly) {
+    Enqueue(n, rd.committed_entries);
+    DrainApplyQueue(n);
+  }
   bool writes = !rd.entries.empty() || rd.hard_state.has_value() || !rd.snapshot.IsEmpty();
   if (writes && crash_on_write_.count(n.id()) > 0 && phase_ == Phase::kChaos) {
     CrashNode(n, "between GetReady and the end of its write");
@@ -527,49 +562,84 @@ void Simulation::FinishDiskWrite(SimNode& n) {
   }
   const raft::Ready& rd = n.inflight();
   Trace("n", n.id(), " persisted", rd.must_sync ? " (synced)" : "");
+  ApplyMode mode = apply_mode_[n.id()];
   if (!rd.snapshot.IsEmpty()) {
-    raft::ConfState before = n.conf();
-    if (absl::Status s = n.RestoreStateMachine(rd.snapshot); !s.ok()) {
-      monitor_.Report("snapshot", absl::StrCat("node ", n.id(), ": ", s.message()));
-      return;
-    }
-    monitor_.OnConfChanged(n, before);
-    monitor_.OnSnapshotInstalled(n, rd.snapshot.metadata.index, rd.snapshot.metadata.term,
-                                 n.sm().Fingerprint());
-    ++outcome_.snapshots_installed;
-    if (rd.snapshot.metadata.index > latest_conf_index_) {
-      latest_conf_ = rd.snapshot.metadata.conf_state;
-      latest_conf_index_ = rd.snapshot.metadata.index;
-    }
+    ApplyTask task;
+    task.is_snapshot = true;
+    task.snapshot = rd.snapshot;
+    apply_queue_[n.id()].push_back(std::move(task));
   }
+  if (mode != ApplyMode::kEarly) Enqueue(n, rd.committed_entries);
   // Step 3: what vouches for the persisted state leaves only now.
   for (const raft::Message& m : rd.messages_after_persist) Send(m);
-  // Step 4, unless done early.
-  if (!applied_early_[n.id()]) ApplyCommitted(n, rd.committed_entries);
-  if (!n.up() || phase_ == Phase::kDone) return;
-  // Step 5.
+  // Step 4 (unless early or late), then step 5.
+  if (mode == ApplyMode::kOnPersist) DrainApplyQueue(n);
+  if (!n.up() || phase_ == Phase::kDone || monitor_.violation().has_value()) return;
   n.FinishReady();
   ObserveStatus(n);
-  ServeReads(n);
-  if (retire_after_ready_.count(n.id()) > 0) {
-    retire_after_ready_.erase(n.id());
-    retired_.insert(n.id());
-    Trace("n", n.id(), " applied its own removal and shuts down for good");
-    n.Crash(0, false);
-    monitor_.OnCrash(n);
-    frontends_[n.id()].Clear();
-    return;
+  if (mode == ApplyMode::kLate && !apply_queue_[n.id()].empty()) {
+    Event apply;
+    apply.kind = EventKind::kApply;
+    apply.node = n.id();
+    apply.incarnation = n.incarnation();
+    Schedule(now_ + rng_.Range(1, profile_.disk_max + 1), std::move(apply));
   }
+  MaybeRetire(n);
+  if (!n.up()) return;
   MaybeAutoSnapshot(n);
   Pump(n);
 }
 
-void Simulation::ApplyCommitted(SimNode& n, const std::vector<raft::Entry>& entries) {
+void Simulation::Enqueue(SimNode& n, const std::vector<raft::Entry>& entries) {
+  std::deque<ApplyTask>& q = apply_queue_[n.id()];
   for (const raft::Entry& e : entries) {
+    ApplyTask task;
+    task.entry = e;
+    q.push_back(std::move(task));
+  }
+}
+
+void Simulation::DrainApplyQueue(SimNode& n) {
+  std::deque<ApplyTask>& q = apply_queue_[n.id()];
+  while (!q.empty()) {
     if (phase_ == Phase::kDone || monitor_.violation().has_value()) return;
-    ApplyEntry(n, e);
+    ApplyTask task = std::move(q.front());
+    q.pop_front();
+    if (task.is_snapshot) {
+      InstallSnapshot(n, task.snapshot);
+    } else {
+      ApplyEntry(n, task.entry);
+    }
   }
   ServeReads(n);
+}
+
+void Simulation::MaybeRetire(SimNode& n) {
+  if (retire_after_ready_.count(n.id()) == 0 || n.busy()) return;
+  retire_after_ready_.erase(n.id());
+  retired_.insert(n.id());
+  Trace("n", n.id(), " applied its own removal and shuts down for good");
+  n.Crash(0, false);
+  monitor_.OnCrash(n);
+  frontends_[n.id()].Clear();
+  apply_queue_.erase(n.id());
+}
+
+void Simulation::InstallSnapshot(SimNode& n, const raft::Snapshot& snap) {
+  raft::ConfState before = n.conf();
+  if (absl::Status s = n.RestoreStateMachine(snap); !s.ok()) {
+    monitor_.Report("snapshot", absl::StrCat("node ", n.id(), ": ", s.message()));
+    return;
+  }
+  monitor_.OnConfChanged(n, before);
+  monitor_.OnSnapshotInstalled(n, snap.metadata.index, snap.metadata.term, n.sm().Fingerprint());
+  Trace("n", n.id(), " installs snapshot ", snap.metadata.index, "/", snap.metadata.term, " ",
+        raft::DescribeConfState(n.conf()));
+  ++outcome_.snapshots_installed;
+  if (snap.metadata.index > latest_conf_index_) {
+    latest_conf_ = snap.metadata.conf_state;
+    latest_conf_index_ = snap.metadata.index;
+  }
 }
 
 void Simulation::ApplyEntry(SimNode& n, const raft::Entry& e) {
@@ -611,7 +681,9 @@ void Simulation::ApplyEntry(SimNode& n, const raft::Entry& e) {
     }
     if (trace_ != nullptr) {
       Trace("n", n.id(), " applies ", e.index, "/", e.term, " ", e.data.substr(4), " -> ",
-            answer.stale ? "stale" : answer.duplicate ? "duplicate" : "",
+            answer.stale       ? "stale"
+            : answer.duplicate ? "duplicate"
+                               : "",
             answer.succeeded ? "ok" : "fail");
     }
     if (std::optional<ClientReply> r = frontends_[n.id()].OnApplied(n.id(), *cmd, answer)) {
@@ -646,6 +718,9 @@ void Simulation::Send(const raft::Message& m) {
     if (network_.Blocked(m.from, m.to) && rng_.Coin()) ScheduleReport(m.from, m.to, false, false);
     if (m.type == raft::MessageType::kSnap) ScheduleReport(m.from, m.to, true, true);
     return;
+  }
+  if (trace_ != nullptr) {
+    Trace("send ", DescribeMessage(m), delays.size() > 1 ? " (duplicated)" : "");
   }
   for (SimTime d : delays) {
     Event e;
@@ -700,7 +775,9 @@ void Simulation::HandleRequest(SimNode& n, const ClientRequest& req) {
   std::optional<ClientReply> rejection =
       frontends_[n.id()].Receive(n.id(), req, n.raw(), &proposed);
   Trace("n", n.id(), " <- client ", DescribeRequest(req),
-        rejection.has_value() ? " rejected" : proposed ? " proposed" : " read-index");
+        rejection.has_value() ? " rejected"
+        : proposed            ? " proposed"
+                              : " read-index");
   if (proposed) clients_.MarkProposed(req.client, req.seq);
   if (rejection.has_value()) SendReply(*rejection);
   Pump(n);
@@ -1001,8 +1078,7 @@ void Simulation::NemesisSnapshot() {
     return;
   }
   if (made) {
-    Trace("nemesis: n", n.id(), " snapshot at ", n.applied(), ", log now ",
-          DescribeDisk(n.disk()));
+    Trace("nemesis: n", n.id(), " snapshot at ", n.applied(), ", log now ", DescribeDisk(n.disk()));
   }
 }
 
@@ -1022,8 +1098,7 @@ void Simulation::Heal() {
   faults_.clear();
   crash_on_write_.clear();
   paused_until_.clear();
-  Trace("heal: every fault lifted, every member restarted; liveness due by t=",
-        liveness_deadline_);
+  Trace("heal: every fault lifted, every member restarted; liveness due by t=", liveness_deadline_);
   for (auto& [id, n] : nodes_) {
     if (!n->up() && retired_.count(id) == 0) BootNode(*n);
   }
@@ -1050,8 +1125,7 @@ void Simulation::CheckLiveness() {
                                       : " has not applied a probe");
     }
     if (probes_proposed_ == 0) missing = "no probe proposed yet";
-    bool probe_due =
-        last_probe_at_ < 0 || now_ - last_probe_at_ >= 3 * kElectionTick * kTickUnits;
+    bool probe_due = last_probe_at_ < 0 || now_ - last_probe_at_ >= 3 * kElectionTick * kTickUnits;
     if (!missing.empty() && now_ <= liveness_deadline_ && probe_due) {
       KvCommand probe;
       probe.kind = KvCommandKind::kProbe;
@@ -1097,8 +1171,8 @@ void Simulation::JudgeHistory() {
   }
   Trace("history: ", history.size(), " operations, ", r->Report());
   if (r->verdict == linearizability::Verdict::kNotLinearizable) {
-    Fail("linearizability", absl::StrCat(r->Report(), "history:\n",
-                                         linearizability::FormatHistory(history)));
+    Fail("linearizability",
+         absl::StrCat(r->Report(), "history:\n", linearizability::FormatHistory(history)));
   } else if (r->verdict == linearizability::Verdict::kUnknown) {
     Fail("linearizability (undecided)", r->Report());
   }
@@ -1112,8 +1186,8 @@ SeedOutcome RunSeed(const SimOptions& options, uint64_t seed, std::ostream* trac
 }
 
 std::string ReplayCommand(const SimOptions& options, uint64_t seed) {
-  return absl::StrCat("kvd-sim --seeds 1 --start ", seed, " --nodes ", options.nodes,
-                      " --steps ", options.steps, " --verbose");
+  return absl::StrCat("kvd-sim --seeds 1 --start ", seed, " --nodes ", options.nodes, " --steps ",
+                      options.steps, " --verbose");
 }
 
 }  // namespace kvd::sim

@@ -27,9 +27,9 @@
 namespace kvd::sim {
 
 struct SimOptions {
-  int nodes = 3;           // 3 or 5 original voters
-  uint64_t steps = 3000;   // steps of the chaos phase
-  bool verbose = false;    // a trace line per step (and the core's own log lines)
+  int nodes = 3;                 // 3 or 5 original voters
+  uint64_t steps = 3000;         // steps of the chaos phase
+  bool verbose = false;          // a trace line per step (and the core's own log lines)
   int64_t liveness_ticks = 150;  // bound on reaching a leader and a committed proposal
   int64_t drain_ticks = 60;      // time clients get to finish after liveness
 };
@@ -39,7 +39,7 @@ struct SeedOutcome {
   bool ok = true;
   std::string property;  // what was violated, when !ok
   std::string detail;
-  uint64_t step = 0;     // the step at which it was detected
+  uint64_t step = 0;  // the step at which it was detected
   // Figures about the run, for summaries.
   uint64_t steps_run = 0;
   uint64_t ops_completed = 0;

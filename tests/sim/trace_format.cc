@@ -97,8 +97,7 @@ std::string DescribeReady(const raft::Ready& rd) {
   }
   if (!rd.entries.empty()) absl::StrAppend(&out, "e=", EntryRange(rd.entries), " ");
   if (!rd.snapshot.IsEmpty()) {
-    absl::StrAppend(&out, "snap=", rd.snapshot.metadata.index, "/", rd.snapshot.metadata.term,
-                    " ");
+    absl::StrAppend(&out, "snap=", rd.snapshot.metadata.index, "/", rd.snapshot.metadata.term, " ");
   }
   if (!rd.committed_entries.empty()) {
     absl::StrAppend(&out, "ce=", EntryRange(rd.committed_entries), " ");

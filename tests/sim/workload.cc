@@ -22,7 +22,8 @@ std::string DescribeRequest(const ClientRequest& r) {
 }
 
 std::string DescribeReply(const ClientReply& r) {
-  std::string head = absl::StrCat("c", r.client, ".", r.seq, "#", r.attempt, " from n", r.from, " ");
+  std::string head =
+      absl::StrCat("c", r.client, ".", r.seq, "#", r.attempt, " from n", r.from, " ");
   if (r.rejected) return absl::StrCat(head, "rejected");
   if (r.value.has_value() || !r.succeeded) {
     return absl::StrCat(head, r.succeeded ? "ok" : "fail", " value=", ShowValue(r.value));
@@ -73,8 +74,8 @@ std::vector<ClientReply> KvFrontend::ServeReads(raft::NodeId self, raft::Index a
       waiting.emplace_back(index, std::move(req));
       continue;
     }
-    replies.push_back(ClientReply{req.client, req.seq, req.attempt, self, false, true,
-                                  sm.Get(req.key)});
+    replies.push_back(
+        ClientReply{req.client, req.seq, req.attempt, self, false, true, sm.Get(req.key)});
   }
   servable_reads_ = std::move(waiting);
   return replies;
@@ -154,6 +155,8 @@ bool ClientPool::Current(uint64_t client, uint64_t seq, uint32_t attempt) const 
 void ClientPool::MarkProposed(uint64_t client, uint64_t seq) {
   Client& c = clients_[client];
   if (c.op.has_value() && c.op->request.seq == seq) c.op->maybe_effective = true;
+  auto it = abandoned_.find({client, seq});
+  if (it != abandoned_.end()) it->second.maybe_effective = true;
 }
 
 std::optional<ClientRequest> ClientPool::Retry(uint64_t client, SimTime now) {
@@ -170,15 +173,11 @@ std::optional<ClientRequest> ClientPool::Retry(uint64_t client, SimTime now) {
 
 void ClientPool::GiveUp(uint64_t client) {
   Client& c = clients_[client];
-  // An unanswered write that some node accepted may still take effect at any time: it goes into
-  // the history as indeterminate. One no node accepted, and an unanswered read, changed nothing.
-  if (!c.op->request.is_read && c.op->maybe_effective) {
-    history_.push_back(c.op->op);
-    ++stats_.indeterminate;
-    const std::string& key = c.op->op.key;
-    known_.erase(key);  // no longer known
-  } else {
-    ++stats_.vanished;
+  // A write given up on may still take effect (a request of it may yet reach a node): whether it
+  // goes into the history as indeterminate is decided by History(). A read changed nothing.
+  if (!c.op->request.is_read) {
+    known_.erase(c.op->op.key);  // no longer known
+    abandoned_.emplace(std::make_pair(client, c.op->request.seq), std::move(*c.op));
   }
   c.op.reset();
 }
@@ -217,6 +216,18 @@ void ClientPool::AbandonAll() {
   }
 }
 
-std::vector<lin::Operation> ClientPool::History() const { return history_; }
+std::vector<lin::Operation> ClientPool::History() const {
+  std::vector<lin::Operation> ops = history_;
+  for (const auto& [id, o] : abandoned_) {
+    if (o.maybe_effective) ops.push_back(o.op);
+  }
+  return ops;
+}
+
+WorkloadStats ClientPool::stats() const {
+  WorkloadStats s = stats_;
+  for (const auto& [id, o] : abandoned_) ++(o.maybe_effective ? s.indeterminate : s.vanished);
+  return s;
+}
 
 }  // namespace kvd::sim

@@ -32,8 +32,8 @@ struct ClientRequest {
   uint64_t seq = 0;
   uint32_t attempt = 0;
   bool is_read = false;
-  std::string key;     // reads
-  KvCommand command;   // writes
+  std::string key;    // reads
+  KvCommand command;  // writes
 };
 
 struct ClientReply {
@@ -41,7 +41,7 @@ struct ClientReply {
   uint64_t seq = 0;
   uint32_t attempt = 0;
   raft::NodeId from = raft::kNoNode;
-  bool rejected = false;  // the node could not take the request (no leader, dropped); retry
+  bool rejected = false;   // the node could not take the request (no leader, dropped); retry
   bool succeeded = false;  // writes: put true, cas swapped, delete found the key
   std::optional<std::string> value;  // reads
 };
@@ -96,15 +96,20 @@ class ClientPool {
   // Whether attempt is still the outstanding one (timers and rejections of older attempts are
   // stale).
   bool Current(uint64_t client, uint64_t seq, uint32_t attempt) const;
-  // A write of the outstanding operation was proposed somewhere.
+  // A write of the client's operation seq was proposed somewhere — possibly after the client
+  // gave up on it, by a request still on its way: it may take effect.
   void MarkProposed(uint64_t client, uint64_t seq);
   // A reply completed the operation; returns false (and ignores it) when it is stale.
   bool Complete(const ClientReply& reply, SimTime now);
   // Ends every outstanding operation as if its client gave up (the end of a run).
   void AbandonAll();
 
+  // The history: completed operations, and the writes given up on that some node proposed
+  // (indeterminate). Writes no node ever proposed, and unanswered reads, changed nothing and are
+  // left out.
   std::vector<linearizability::Operation> History() const;
-  const WorkloadStats& stats() const { return stats_; }
+  // Figures; indeterminate and vanished are counted by History().
+  WorkloadStats stats() const;
 
  private:
   struct Outstanding {
@@ -124,6 +129,7 @@ class ClientPool {
   // The latest value each key is known to hold, to make cas expectations plausible.
   std::map<std::string, std::optional<std::string>> known_;
   std::vector<linearizability::Operation> history_;
+  std::map<std::pair<uint64_t, uint64_t>, Outstanding> abandoned_;  // (client, seq)
   WorkloadStats stats_;
 };
 
