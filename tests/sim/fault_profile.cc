@@ -55,6 +55,10 @@ FaultProfile ChooseProfile(SimRandom& rng, int nodes) {
   p.allow_majority_down = rng.PerMille(200);
   p.disk_min = 1;
   p.disk_max = rng.Range(1, kTickUnits);
+  p.slow_disk_per_mille = static_cast<int>(rng.PerMille(500) ? 0 : rng.Range(200, 600));
+  p.slow_disk_factor = static_cast<int>(rng.Range(2, 8));
+  p.disk_stall_per_mille = static_cast<int>(rng.PerMille(500) ? 0 : rng.Range(10, 150));
+  p.disk_stall_max = rng.Range(1, 4) * kTickUnits;
   p.apply_early_per_mille = static_cast<int>(rng.Range(0, 500));
   p.apply_late_per_mille = static_cast<int>(rng.Range(0, 500));
   p.snapshot_every = rng.PerMille(300) ? 0 : static_cast<uint64_t>(rng.Range(3, 40));
@@ -95,10 +99,12 @@ std::string FaultProfile::Describe() const {
       "] faults last ", fault_min, "..", fault_max, " mid-write=", crash_mid_write_per_mille,
       "pm power-loss=", power_loss_per_mille,
       "pm majority-down=", allow_majority_down ? "yes" : "no", " disk=", disk_min, "..", disk_max,
-      " apply-early=", apply_early_per_mille, "pm apply-late=", apply_late_per_mille,
-      "pm snapshot-every=", snapshot_every, " keep=", compaction_keep, " skew=", tick_skew,
-      " think<=", client_think_max, " keys=", keys, " msg-bytes=", max_size_per_msg,
-      " inflight=", max_inflight_msgs, " ready-bytes=", max_committed_size_per_ready);
+      " slow-disk=", slow_disk_per_mille, "pmx", slow_disk_factor, " stall=", disk_stall_per_mille,
+      "pm<=", disk_stall_max, " apply-early=", apply_early_per_mille,
+      "pm apply-late=", apply_late_per_mille, "pm snapshot-every=", snapshot_every,
+      " keep=", compaction_keep, " skew=", tick_skew, " think<=", client_think_max, " keys=", keys,
+      " msg-bytes=", max_size_per_msg, " inflight=", max_inflight_msgs,
+      " ready-bytes=", max_committed_size_per_ready);
 }
 
 }  // namespace kvd::sim

@@ -40,6 +40,10 @@ struct FaultProfile {
   bool allow_majority_down = false;   // crashes may take down a majority at once
   SimTime disk_min = 1;               // latency of a Ready's write (step 2)
   SimTime disk_max = 1;
+  int slow_disk_per_mille = 0;   // a node gets a disk this many times slower...
+  int slow_disk_factor = 1;      // ...by this factor
+  int disk_stall_per_mille = 0;  // a write stalls (a slow fsync) for up to disk_stall_max
+  SimTime disk_stall_max = 0;
   // When a Ready's committed entries are applied: at GetReady (early), after step 2 and before
   // Advance (the default), or after Advance, at a later event (late).
   int apply_early_per_mille = 0;

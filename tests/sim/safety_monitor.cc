@@ -61,7 +61,7 @@ void SafetyMonitor::OnReady(const SimNode& node, const raft::Ready& rd, raft::In
     Leadership& l = it->second;
     CheckLeaderAppendOnly(node, rd, prev_last_index, term, continuing);
     if (continuing && rd.hard_state.has_value() && rd.hard_state->commit > l.commit) {
-      CheckCommitDurability(node, l, rd.hard_state->commit);
+      CheckCommitDurability(node, term, l.commit, rd.hard_state->commit, "committed");
       l.commit = rd.hard_state->commit;
     }
     CheckLeaderCompleteness(node, l);
@@ -207,12 +207,28 @@ bool SafetyMonitor::DurableOn(raft::NodeId voter, raft::Index i, raft::Term t) c
   return got.ok() && *got == t;
 }
 
-void SafetyMonitor::CheckCommitDurability(const SimNode& node, Leadership& l,
-                                          raft::Index new_commit) {
+void SafetyMonitor::OnSend(const SimNode& node, const raft::Message& m) {
+  if (m.type != raft::MessageType::kApp && m.type != raft::MessageType::kHeartbeat) return;
+  auto [it, fresh] = commit_announced_.try_emplace(node.id(), m.term, m.commit);
+  auto& [term, commit] = it->second;
+  if (fresh || term != m.term) {
+    // The first announcement of a leadership may repeat what earlier leaders committed; only
+    // what it adds later is this leader's own doing.
+    term = m.term;
+    commit = m.commit;
+    return;
+  }
+  if (m.commit <= commit) return;
+  CheckCommitDurability(node, m.term, commit, m.commit, "announced commit of");
+  commit = m.commit;
+}
+
+void SafetyMonitor::CheckCommitDurability(const SimNode& node, raft::Term term, raft::Index from,
+                                          raft::Index to, const char* how) {
   std::vector<const raft::ConfState*> confs = {&node.conf()};
   auto prev = previous_conf_.find(node.id());
   if (prev != previous_conf_.end()) confs.push_back(&prev->second);
-  for (raft::Index i = l.commit + 1; i <= new_commit; ++i) {
+  for (raft::Index i = from + 1; i <= to; ++i) {
     raft::Term t = 0;
     if (node.TermAt(i, &t) != LogSlot::kPresent) continue;  // reported by the contract check
     bool durable_quorum = false;
@@ -226,7 +242,7 @@ void SafetyMonitor::CheckCommitDurability(const SimNode& node, Leadership& l,
     }
     if (!durable_quorum) {
       Report("commit durability",
-             absl::StrCat("leader ", node.id(), " of term ", l.term, " committed entry ", i, "/", t,
+             absl::StrCat("leader ", node.id(), " of term ", term, " ", how, " entry ", i, "/", t,
                           " while it was durable on only ", counts));
       return;
     }

@@ -16,8 +16,9 @@
 //    reported it, and every leader of a higher term is checked, at each of its Readys.
 //  - state machine safety: no two nodes apply different entries at one index, and equal
 //    prefixes give equal state machine images (also after a snapshot is installed).
-// Plus commit durability: when a leader's commit index advances, each newly committed entry is
-// on the disk of a majority of its voters (under its membership before or after its latest conf
+// Plus commit durability: when a leader's commit index advances — in its Ready's hard state or in
+// the commit index its appends and heartbeats announce — each newly committed entry is on the
+// disk of a majority of its voters (under its membership before or after its latest conf
 // change). An entry acknowledged without that can be lost to crashes.
 //
 // The caller reports what happens (a node took a Ready, applied an entry, changed role,
@@ -55,6 +56,10 @@ class SafetyMonitor {
   // committed entries and the leader's commit.
   void OnReady(const SimNode& node, const raft::Ready& rd, raft::Index prev_last_index,
                const raft::Status& status);
+
+  // node sends m (from a Ready's messages or messages_after_persist): a leader's append or
+  // heartbeat announces its commit index (commit durability).
+  void OnSend(const SimNode& node, const raft::Message& m);
 
   // node applied entry e (normal or conf change); fingerprint: its state machine's after it.
   void OnApply(const SimNode& node, const raft::Entry& e, uint64_t fingerprint);
@@ -104,7 +109,10 @@ class SafetyMonitor {
   void CheckLogMatching(const SimNode& node, const raft::Ready& rd);
   void CheckLeaderAppendOnly(const SimNode& node, const raft::Ready& rd,
                              raft::Index prev_last_index, raft::Term term, bool continuing);
-  void CheckCommitDurability(const SimNode& node, Leadership& l, raft::Index new_commit);
+  // Entries (from, to] of node's log, committed by node as leader of term, must be durable on a
+  // majority of its voters.
+  void CheckCommitDurability(const SimNode& node, raft::Term term, raft::Index from, raft::Index to,
+                             const char* how);
   void CheckLeaderCompleteness(const SimNode& node, Leadership& l);
   // Whether record r is in node's log; nullopt when it cannot tell yet (beyond its log).
   std::optional<bool> LogHas(const SimNode& node, const CommittedRecord& r) const;
@@ -122,6 +130,8 @@ class SafetyMonitor {
   std::map<raft::Index, std::pair<uint64_t, raft::NodeId>> fingerprint_at_;
   std::map<raft::NodeId, Leadership> leadership_;
   std::map<raft::NodeId, raft::ConfState> previous_conf_;
+  // Per node: the term and commit index of its latest append or heartbeat.
+  std::map<raft::NodeId, std::pair<raft::Term, raft::Index>> commit_announced_;
 };
 
 uint64_t HashData(const std::string& data);

@@ -50,6 +50,7 @@ enum class EventKind : uint8_t {
   kRestart,
   kLivenessCheck,
   kApply,
+  kCrash,
 };
 
 // When a Ready's committed entries are applied (all allowed by the contract).
@@ -198,8 +199,9 @@ class Simulation {
   std::map<NodeId, KvFrontend> frontends_;
   std::map<NodeId, int> tick_skew_;
   std::map<NodeId, SimTime> paused_until_;
-  std::set<NodeId> crash_on_write_;  // crash at the node's next disk write
-  std::set<NodeId> retired_;         // applied their own removal and shut down for good
+  std::set<NodeId> crash_on_write_;    // crash during the node's next disk write
+  std::map<NodeId, int> disk_factor_;  // a node's disk is this many times slower
+  std::set<NodeId> retired_;           // applied their own removal and shut down for good
   std::set<NodeId> retire_after_ready_;
   std::map<NodeId, ApplyMode> apply_mode_;
   std::map<NodeId, std::deque<ApplyTask>> apply_queue_;
@@ -251,6 +253,7 @@ SimNode& Simulation::CreateNode(NodeId id, bool bootstrap) {
   SimNode& ref = *node;
   nodes_[id] = std::move(node);
   tick_skew_[id] = static_cast<int>(rng_.Range(-profile_.tick_skew, profile_.tick_skew));
+  disk_factor_[id] = rng_.PerMille(profile_.slow_disk_per_mille) ? profile_.slow_disk_factor : 1;
   return ref;
 }
 
@@ -454,6 +457,18 @@ void Simulation::Dispatch(Event& e) {
       if (n->up()) Pump(*n);
       return;
     }
+    case EventKind::kCrash: {
+      SimNode* n = Node(e.node);
+      if (n == nullptr || !n->up() || n->incarnation() != e.incarnation) return;
+      if (phase_ != Phase::kChaos) return;
+      CrashNode(*n, "during its disk write");
+      Event restart;
+      restart.kind = EventKind::kRestart;
+      restart.node = n->id();
+      restart.incarnation = n->incarnation();
+      Schedule(now_ + rng_.Range(profile_.fault_min, profile_.fault_max), std::move(restart));
+      return;
+    }
     case EventKind::kLivenessCheck:
       if (phase_ != Phase::kHeal) return;
       CheckLiveness();
@@ -538,20 +553,24 @@ void Simulation::Pump(SimNode& n) {
     DrainApplyQueue(n);
   }
   bool writes = !rd.entries.empty() || rd.hard_state.has_value() || !rd.snapshot.IsEmpty();
-  if (writes && crash_on_write_.count(n.id()) > 0 && phase_ == Phase::kChaos) {
-    CrashNode(n, "between GetReady and the end of its write");
-    Event restart;
-    restart.kind = EventKind::kRestart;
-    restart.node = n.id();
-    restart.incarnation = n.incarnation();
-    Schedule(now_ + rng_.Range(profile_.fault_min, profile_.fault_max), std::move(restart));
-    return;
-  }
+  SimTime latency = rng_.Range(profile_.disk_min, profile_.disk_max) * disk_factor_[n.id()];
+  if (rng_.PerMille(profile_.disk_stall_per_mille))
+    latency += rng_.Range(1, profile_.disk_stall_max);
   Event done;
   done.kind = EventKind::kDiskDone;
   done.node = n.id();
   done.incarnation = n.incarnation();
-  Schedule(now_ + rng_.Range(profile_.disk_min, profile_.disk_max), std::move(done));
+  Schedule(now_ + latency, std::move(done));
+  if (writes && crash_on_write_.count(n.id()) > 0 && phase_ == Phase::kChaos) {
+    // The crash strikes at some moment of the write, before it completes: the messages sent
+    // meanwhile (a leader's appends, say) are out; what depends on the write is not.
+    crash_on_write_.erase(n.id());
+    Event crash;
+    crash.kind = EventKind::kCrash;
+    crash.node = n.id();
+    crash.incarnation = n.incarnation();
+    Schedule(now_ + rng_.Range(0, latency - 1), std::move(crash));
+  }
 }
 
 void Simulation::FinishDiskWrite(SimNode& n) {
@@ -712,6 +731,7 @@ void Simulation::MaybeAutoSnapshot(SimNode& n) {
 }
 
 void Simulation::Send(const raft::Message& m) {
+  if (SimNode* from = Node(m.from)) monitor_.OnSend(*from, m);
   std::vector<SimTime> delays = network_.Route(m.from, m.to, rng_);
   if (delays.empty()) {
     Trace("lost ", DescribeMessage(m));
@@ -1098,6 +1118,8 @@ void Simulation::Heal() {
   faults_.clear();
   crash_on_write_.clear();
   paused_until_.clear();
+  for (auto& [id, factor] : disk_factor_) factor = 1;  // slow disks and stalls are faults too
+  profile_.disk_stall_per_mille = 0;
   Trace("heal: every fault lifted, every member restarted; liveness due by t=", liveness_deadline_);
   for (auto& [id, n] : nodes_) {
     if (!n->up() && retired_.count(id) == 0) BootNode(*n);

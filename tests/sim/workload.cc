@@ -103,6 +103,12 @@ ClientRequest ClientPool::Start(uint64_t client, SimTime now, SimRandom& rng) {
   Client& c = clients_[client];
   uint64_t seq = c.next_seq++;
   std::string key = rng.Pick(keys_);
+  int64_t dice = rng.Range(0, 99);
+  if (c.read_back.has_value() && rng.Coin()) {
+    key = *c.read_back;
+    dice = 0;  // a read
+  }
+  c.read_back.reset();
   std::string value = absl::StrCat("c", client, "-", seq);
   ClientRequest req;
   req.client = client;
@@ -110,7 +116,6 @@ ClientRequest ClientPool::Start(uint64_t client, SimTime now, SimRandom& rng) {
   req.attempt = 1;
   req.key = key;
   lin::Operation op;
-  int64_t dice = rng.Range(0, 99);
   if (dice < 40) {
     req.is_read = true;
     op = lin::GetOp(client, now, std::nullopt, key, std::nullopt);
@@ -204,6 +209,7 @@ bool ClientPool::Complete(const ClientReply& reply, SimTime now) {
       known_[op.key] = std::nullopt;
       break;
   }
+  if (op.kind != lin::OpKind::kGet) c.read_back = op.key;
   history_.push_back(op);
   ++stats_.completed;
   c.op.reset();

@@ -120,6 +120,9 @@ class ClientPool {
   struct Client {
     uint64_t next_seq = 1;
     std::optional<Outstanding> op;
+    // The key of its last acknowledged write: clients often read back what they wrote, the
+    // pattern that exposes stale reads.
+    std::optional<std::string> read_back;
   };
   void GiveUp(uint64_t client);
 
