@@ -91,15 +91,17 @@ void SafetyMonitor::CheckReadyContract(const SimNode& node, const raft::Ready& r
     }
   }
   // Step-1 messages may not vouch for anything this Ready makes durable: no vote grant, no
-  // acknowledgement of appended entries, no term that is not durable yet (a pre-vote asks about
-  // the next term without taking it; forwarded requests carry no term).
+  // acknowledgement of appended entries, no term that is not durable yet.
   for (const raft::Message& m : rd.messages) {
     const char* vouches = nullptr;
     if (m.type == raft::MessageType::kVoteResp && !m.reject) vouches = "a vote grant";
     if (m.type == raft::MessageType::kAppResp && !m.reject && m.index > 0) {
       vouches = "an append acknowledgement";
     }
+    // Forwarded requests (proposals, reads, transfers) promise nothing; a pre-vote asks about
+    // the next term without taking it.
     bool termless = m.type == raft::MessageType::kProp || m.type == raft::MessageType::kReadIndex ||
+                    m.type == raft::MessageType::kTransferLeader ||
                     m.type == raft::MessageType::kPreVote ||
                     m.type == raft::MessageType::kPreVoteResp;
     if (vouches == nullptr && !termless && m.term > durable.term)

@@ -69,14 +69,15 @@ struct Event {
   EventKind kind = EventKind::kTick;
   NodeId node = raft::kNoNode;
   uint64_t incarnation = 0;
-  raft::Message msg;             // kDeliver
-  ClientRequest request;         // kClientRequest, kClientTimer
-  ClientReply reply;             // kClientReply
-  uint64_t client = 0;           // kClientStart
-  uint64_t fault = 0;            // kFaultEnd
-  NodeId peer = raft::kNoNode;   // kRaftReport
-  bool snapshot_report = false;  // kRaftReport: ReportSnapshot (else ReportUnreachable)
-  bool failed = false;           // kRaftReport: the snapshot failed
+  raft::Message msg;              // kDeliver
+  ClientRequest request;          // kClientRequest, kClientTimer
+  ClientReply reply;              // kClientReply
+  uint64_t client = 0;            // kClientStart
+  uint64_t fault = 0;             // kFaultEnd
+  NodeId peer = raft::kNoNode;    // kRaftReport
+  bool snapshot_report = false;   // kRaftReport: ReportSnapshot (else ReportUnreachable)
+  bool failed = false;            // kRaftReport: the snapshot failed
+  bool new_leader_crash = false;  // kCrash: a new leader's early death (spares a majority)
 };
 
 struct EventLater {
@@ -142,6 +143,8 @@ class Simulation {
   void CrashNode(SimNode& n, const char* why);
   void ScheduleTick(const SimNode& n, SimTime delay);
   void ObserveStatus(SimNode& n);
+  void NoteLeader(const SimNode& n, const raft::Status& status);
+  bool MayCrash(NodeId victim) const;
   std::optional<NodeId> CurrentLeader();
   std::vector<NodeId> LiveIds() const;  // existing, not retired
 
@@ -199,7 +202,8 @@ class Simulation {
   std::map<NodeId, KvFrontend> frontends_;
   std::map<NodeId, int> tick_skew_;
   std::map<NodeId, SimTime> paused_until_;
-  std::set<NodeId> crash_on_write_;    // crash during the node's next disk write
+  std::set<NodeId> crash_on_write_;  // crash during the node's next disk write
+  std::set<std::pair<NodeId, raft::Term>> leaders_seen_;
   std::map<NodeId, int> disk_factor_;  // a node's disk is this many times slower
   std::set<NodeId> retired_;           // applied their own removal and shut down for good
   std::set<NodeId> retire_after_ready_;
@@ -461,12 +465,21 @@ void Simulation::Dispatch(Event& e) {
       SimNode* n = Node(e.node);
       if (n == nullptr || !n->up() || n->incarnation() != e.incarnation) return;
       if (phase_ != Phase::kChaos) return;
-      CrashNode(*n, "during its disk write");
+      SimTime down = rng_.Range(profile_.fault_min, profile_.fault_max);
+      if (e.new_leader_crash) {
+        if (n->raw().GetStatus().soft_state.role != raft::Role::kLeader || !MayCrash(n->id())) {
+          return;
+        }
+        CrashNode(*n, "a young leader");
+        down = rng_.Range(1, 5 * kTickUnits);
+      } else {
+        CrashNode(*n, "during its disk write");
+      }
       Event restart;
       restart.kind = EventKind::kRestart;
       restart.node = n->id();
       restart.incarnation = n->incarnation();
-      Schedule(now_ + rng_.Range(profile_.fault_min, profile_.fault_max), std::move(restart));
+      Schedule(now_ + down, std::move(restart));
       return;
     }
     case EventKind::kLivenessCheck:
@@ -483,7 +496,38 @@ void Simulation::Dispatch(Event& e) {
 
 void Simulation::ObserveStatus(SimNode& n) {
   if (!n.up()) return;
-  monitor_.OnStatus(n, n.raw().GetStatus());
+  raft::Status status = n.raw().GetStatus();
+  monitor_.OnStatus(n, status);
+  NoteLeader(n, status);
+}
+
+void Simulation::NoteLeader(const SimNode& n, const raft::Status& status) {
+  if (status.soft_state.role != raft::Role::kLeader) return;
+  if (!leaders_seen_.insert({n.id(), status.hard_state.term}).second) return;
+  if (phase_ != Phase::kChaos || !rng_.PerMille(profile_.new_leader_crash_per_mille)) return;
+  // Some new leaders die young: terms pile up with entries that reached few or no followers,
+  // the ground on which commitment rules (Figure 8) and log repair are tested.
+  Event crash;
+  crash.kind = EventKind::kCrash;
+  crash.node = n.id();
+  crash.incarnation = n.incarnation();
+  crash.new_leader_crash = true;
+  Schedule(now_ + rng_.Range(1, 3 * kTickUnits), std::move(crash));
+}
+
+bool Simulation::MayCrash(NodeId victim) const {
+  const std::vector<NodeId>& voters = latest_conf_.voters;
+  if (profile_.allow_majority_down ||
+      std::find(voters.begin(), voters.end(), victim) == voters.end()) {
+    return true;
+  }
+  size_t up_voters = 0;
+  for (NodeId v : voters) {
+    auto it = nodes_.find(v);
+    bool up = it != nodes_.end() && it->second->up() && crash_on_write_.count(v) == 0;
+    up_voters += up ? 1 : 0;
+  }
+  return up_voters > 0 && (up_voters - 1) * 2 > voters.size();
 }
 
 std::optional<NodeId> Simulation::CurrentLeader() {
@@ -535,6 +579,7 @@ void Simulation::Pump(SimNode& n) {
   raft::Status status = n.raw().GetStatus();
   Trace("n", n.id(), " ready ", DescribeReady(rd));
   monitor_.OnReady(n, rd, prev_last, status);
+  NoteLeader(n, status);
   if (monitor_.violation().has_value()) return;
   // Step 1: these may leave before the write.
   for (const raft::Message& m : rd.messages) Send(m);
@@ -849,7 +894,9 @@ void Simulation::ClientIdle(uint64_t client) {
   Event e;
   e.kind = EventKind::kClientStart;
   e.client = client;
-  Schedule(now_ + rng_.Range(0, profile_.client_think_max), std::move(e));
+  SimTime think =
+      clients_.WantsReadBack(client) && rng_.Coin() ? 0 : rng_.Range(0, profile_.client_think_max);
+  Schedule(now_ + think, std::move(e));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -918,18 +965,14 @@ void Simulation::NemesisCrash() {
   }
   if (up.empty()) return;
   NodeId victim = rng_.Pick(up);
-  const std::vector<NodeId>& voters = latest_conf_.voters;
-  bool is_voter = std::find(voters.begin(), voters.end(), victim) != voters.end();
-  if (is_voter && !profile_.allow_majority_down) {
-    size_t up_voters = 0;
-    for (NodeId v : voters) {
-      SimNode* n = Node(v);
-      up_voters += (n != nullptr && n->up() && crash_on_write_.count(v) == 0) ? 1 : 0;
-    }
-    if (up_voters == 0 || (up_voters - 1) * 2 <= voters.size()) {
-      Trace("nemesis: no crash of n", victim, " (a majority must stay up)");
-      return;
-    }
+  // Leaders half of the time: a leader dying with unreplicated or unannounced entries is where
+  // elections, log repair and commitment rules are tested hardest.
+  if (std::optional<NodeId> leader = CurrentLeader(); leader.has_value() && rng_.Coin()) {
+    victim = *leader;
+  }
+  if (!MayCrash(victim)) {
+    Trace("nemesis: no crash of n", victim, " (a majority must stay up)");
+    return;
   }
   SimNode& n = *Node(victim);
   if (!n.busy() && rng_.PerMille(profile_.crash_mid_write_per_mille)) {
@@ -1068,19 +1111,24 @@ void Simulation::NemesisConfChange() {
     }
   }
   if (options.empty()) return;
-  raft::ConfChange cc = rng_.Pick(options);
-  if (cc.node_id == next_node_id_) {
-    SimNode& fresh = CreateNode(next_node_id_++, false);
-    BootNode(fresh);
-  }
+  // Sometimes an operator fires several changes at once, judged against the same (soon stale)
+  // membership: all but one must be refused while a change is pending.
+  int burst = rng_.PerMille(300) ? static_cast<int>(rng_.Range(2, 3)) : 1;
   std::optional<NodeId> leader = CurrentLeader();
   NodeId via = leader.has_value() && rng_.PerMille(800) ? *leader : rng_.Pick(LiveIds());
-  SimNode* proposer = Node(via);
-  if (proposer == nullptr || !proposer->up()) return;
-  absl::Status s = proposer->raw().ProposeConfChange(cc);
-  Trace("nemesis: n", via, " proposes ", raft::DescribeConfChange(cc), ": ",
-        s.ok() ? "accepted" : std::string(s.message()));
-  Pump(*proposer);
+  for (int i = 0; i < burst; ++i) {
+    raft::ConfChange cc = rng_.Pick(options);
+    if (cc.node_id == next_node_id_) {
+      SimNode& fresh = CreateNode(next_node_id_++, false);
+      BootNode(fresh);
+    }
+    SimNode* proposer = Node(via);
+    if (proposer == nullptr || !proposer->up()) return;
+    absl::Status s = proposer->raw().ProposeConfChange(cc);
+    Trace("nemesis: n", via, " proposes ", raft::DescribeConfChange(cc), ": ",
+          s.ok() ? "accepted" : std::string(s.message()));
+    Pump(*proposer);
+  }
 }
 
 void Simulation::NemesisSnapshot() {

@@ -90,6 +90,9 @@ class ClientPool {
 
   // Starts a new operation for an idle client.
   ClientRequest Start(uint64_t client, SimTime now, SimRandom& rng);
+  // Whether the client's next operation may be a read-back of its last write (to be started
+  // without a pause).
+  bool WantsReadBack(uint64_t client) const { return clients_[client].read_back.has_value(); }
   // The next attempt of the client's outstanding operation, or nullopt when it gives up (past
   // its deadline). Counts a retry.
   std::optional<ClientRequest> Retry(uint64_t client, SimTime now);
