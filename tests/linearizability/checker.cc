@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -51,7 +52,9 @@ class KeySearch {
  public:
   KeySearch(std::vector<IndexedOperation> ops, uint64_t max_steps)
       : ops_(std::move(ops)), max_steps_(max_steps) {
+    AbstractUnobservedValues();
     BuildEventList();
+    GroupInterchangeable();
   }
 
   KeyOutcome Run() {
@@ -78,8 +81,14 @@ class KeySearch {
       }
       const Event& ev = events_[e];
       if (ev.is_call) {
+        const int cls = class_of_[ev.op];
+        if (cls >= 0 && *class_members_[cls].begin() != e) {
+          // An interchangeable operation called earlier is not placed yet: try that one only.
+          e = ev.next;
+          continue;
+        }
         if (++steps_ > max_steps_) return KeyOutcome::kUnknown;
-        const Operation& op = ops_[ev.op].op;
+        const Operation& op = model_ops_[ev.op];
         Value next;
         if (StepRegister(content, op, &next)) {
           linearized.Set(ev.op);
@@ -91,7 +100,6 @@ class KeySearch {
             if (stack.size() > best_prefix_.size()) {
               best_prefix_.clear();
               for (const Frame& f : stack) best_prefix_.push_back(events_[f.event].op);
-              best_content_ = content;
             }
             e = events_[kHead].next;
             continue;
@@ -121,12 +129,18 @@ class KeySearch {
   KeyViolation Explain(const std::string& key) const {
     KeyViolation v;
     v.key = key;
-    v.content_after_prefix = best_content_;
     std::vector<bool> in_prefix(ops_.size(), false);
+    // Replaying the prefix with the real operations gives the real content (the search only
+    // knew a placeholder for values nobody observed); every step succeeds as it did there.
+    Value content;
     for (int i : best_prefix_) {
       v.longest_prefix.push_back(ops_[i]);
       in_prefix[i] = true;
+      Value next;
+      (void)StepRegister(content, ops_[i].op, &next);
+      content = std::move(next);
     }
+    v.content_after_prefix = content;
     // The next candidates: operations outside the prefix called no later than the earliest
     // return outside it (calls sort before returns at equal times).
     bool any_return = false;
@@ -141,9 +155,9 @@ class KeySearch {
       const Operation& op = ops_[i].op;
       if (in_prefix[i] || (any_return && op.call > earliest_return)) continue;
       Value next;
-      std::string why = StepRegister(best_content_, op, &next)
+      std::string why = StepRegister(content, op, &next)
                             ? "possible here, but every order placing it next fails later"
-                            : ExplainImpossible(best_content_, op);
+                            : ExplainImpossible(content, op);
       v.unplaced.push_back(KeyViolation::Unplaced{ops_[i], std::move(why)});
     }
     return v;
@@ -188,6 +202,61 @@ class KeySearch {
     }
   }
 
+  // The model never tells apart two values that no read returned and no cas expected: it only
+  // compares contents with read and expected values. Such values are replaced, in the copies
+  // the search steps with, by one placeholder, so that states differing only in which unobserved
+  // value the key holds are explored once.
+  void AbstractUnobservedValues() {
+    std::set<std::string> observed;
+    std::set<std::string> all;
+    for (const IndexedOperation& o : ops_) {
+      for (const Value* v : {&o.op.value, &o.op.expected, &o.op.read}) {
+        if (v->has_value()) all.insert(**v);
+      }
+      if (o.op.kind == OpKind::kGet && o.op.read.has_value()) observed.insert(*o.op.read);
+      if (o.op.kind == OpKind::kCas && o.op.expected.has_value()) observed.insert(*o.op.expected);
+    }
+    std::string placeholder = "\x01unobserved";
+    while (all.count(placeholder) > 0) placeholder += "\x01";
+    unobserved_ = placeholder;
+    for (const IndexedOperation& o : ops_) {
+      Operation m = o.op;
+      if (m.value.has_value() && observed.count(*m.value) == 0) m.value = placeholder;
+      model_ops_.push_back(std::move(m));
+    }
+  }
+
+  // Indeterminate operations that do the same thing (after the abstraction above) are
+  // interchangeable: none has a return, so in any linearization they can be swapped, and one
+  // placed while an earlier-called one is not can be exchanged for it. The search only ever
+  // places the earliest-called unplaced one of each group, which keeps k such writes from
+  // costing 2^k subsets.
+  void GroupInterchangeable() {
+    class_of_.assign(ops_.size(), -1);
+    std::map<std::string, std::vector<int>> groups;
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      const Operation& m = model_ops_[i];
+      if (!m.Indeterminate() || m.kind == OpKind::kGet) continue;
+      std::string sig = absl::StrCat(static_cast<int>(m.kind), "|", m.expected.has_value() ? 1 : 0,
+                                     m.expected.value_or(""), "|", m.value.has_value() ? 1 : 0,
+                                     m.value.value_or(""));
+      groups[sig].push_back(static_cast<int>(i));
+    }
+    std::vector<int> call_event(ops_.size(), -1);
+    for (int e = 1; e < static_cast<int>(events_.size()); ++e) {
+      if (events_[e].is_call) call_event[events_[e].op] = e;
+    }
+    for (const auto& [sig, members] : groups) {
+      if (members.size() < 2) continue;
+      int cls = static_cast<int>(class_members_.size());
+      class_members_.emplace_back();
+      for (int i : members) {
+        class_of_[i] = cls;
+        class_members_[cls].insert(call_event[i]);
+      }
+    }
+  }
+
   void Unlink(int i) {
     Event& ev = events_[i];
     events_[ev.prev].next = ev.next;
@@ -202,18 +271,23 @@ class KeySearch {
   void Lift(int call) {
     Unlink(call);
     if (events_[call].match != -1) Unlink(events_[call].match);
+    if (int cls = class_of_[events_[call].op]; cls >= 0) class_members_[cls].erase(call);
   }
   void Unlift(int call) {
     if (events_[call].match != -1) Relink(events_[call].match);
     Relink(call);
+    if (int cls = class_of_[events_[call].op]; cls >= 0) class_members_[cls].insert(call);
   }
 
   std::vector<IndexedOperation> ops_;
+  std::vector<Operation> model_ops_;          // ops_ as the search steps them (see above)
+  Value unobserved_;                          // the placeholder for values nobody observed
+  std::vector<int> class_of_;                 // per op: its group of interchangeable ops, or -1
+  std::vector<std::set<int>> class_members_;  // per group: call events of its unplaced ops
   uint64_t max_steps_;
   std::vector<Event> events_;
   uint64_t steps_ = 0;
   std::vector<int> best_prefix_;
-  Value best_content_;
 };
 
 }  // namespace

@@ -11,7 +11,11 @@
 // so each key is searched on its own. The search walks the calls and returns in time order,
 // tentatively linearizing any operation whose call precedes the earliest pending return, and
 // backtracks when a return is reached whose operation has not been placed. A set of
-// (linearized operations, key content) pairs already explored prunes repeated work.
+// (linearized operations, key content) pairs already explored prunes repeated work. Two
+// reductions keep histories with many lost answers tractable, both exact: values no read
+// returned and no cas expected are indistinguishable to the model and share one placeholder,
+// and of several indeterminate operations that do the same thing only the earliest-called
+// unplaced one is ever tried next (they can be swapped in any linearization).
 //
 // The search is exponential in the worst case. CheckOptions::max_steps_per_key bounds it; a key
 // that exceeds the bound gets Verdict::kUnknown, which is never reported as a violation.

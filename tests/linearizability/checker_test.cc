@@ -303,5 +303,48 @@ TEST(Checker, ManyConcurrentIndeterminateWritesStayTractable) {
   EXPECT_LT(r.steps, 1'000'000u);
 }
 
+TEST(Checker, ManyUnobservedIndeterminateWritesWithFailedCasStayTractable) {
+  // 30 writes whose answers were lost, none of whose values anyone read, interleaved with
+  // failed compare-and-swaps (which such a write could explain) and reads of acknowledged
+  // writes: without the placeholder for unobserved values and the symmetry between the lost
+  // writes this takes 2^30 subsets.
+  std::vector<Operation> h;
+  Time t = 0;
+  for (int i = 0; i < 30; ++i) {
+    h.push_back(PutOp(100 + i, t, kNoReturn, "x", "lost" + std::to_string(i)));
+    h.push_back(CasOp(1, t + 1, t + 2, "x", "never", "z", false));
+    t += 3;
+  }
+  h.push_back(PutOp(2, t, t + 1, "x", "final"));
+  h.push_back(GetOp(3, t + 2, t + 3, "x", "final"));
+  CheckResult r = Check(h);
+  EXPECT_EQ(r.verdict, Verdict::kLinearizable) << r.Report();
+  EXPECT_LT(r.steps, 100'000u);
+  // And a read nobody could have caused is still caught among them.
+  h.push_back(GetOp(3, t + 4, t + 5, "x", "phantom"));
+  EXPECT_EQ(Check(h).verdict, Verdict::kNotLinearizable);
+}
+
+TEST(Checker, UnobservedValueIsStillAValue) {
+  // A lost write whose value nobody read can still be what made a delete find the key.
+  ExpectLinearizable({
+      PutOp(1, 0, kNoReturn, "x", "unseen"),
+      DeleteOp(2, 5, 6, "x", true),
+  });
+  // But not a read of absent after a completed unobserved write.
+  ExpectViolation({
+      PutOp(1, 0, 1, "x", "unseen"),
+      GetOp(2, 5, 6, "x", kAbsent),
+  });
+  // Two different unobserved values are never confused with an observed one.
+  CheckResult r = ExpectViolation({
+      PutOp(1, 0, 1, "x", "a"),
+      PutOp(1, 2, 3, "x", "b"),
+      CasOp(2, 4, 5, "x", "seen", "c", true),
+  });
+  ASSERT_EQ(r.violations.size(), 1u);
+  EXPECT_EQ(r.violations[0].content_after_prefix, Value("b"));  // the real value is reported
+}
+
 }  // namespace
 }  // namespace kvd::linearizability

@@ -52,9 +52,18 @@ FaultProfile ChooseProfile(SimRandom& rng, int nodes) {
   }
   p.fault_min = rng.Range(1, 5) * kTickUnits;
   p.fault_max = p.fault_min + rng.Range(5, 40) * kTickUnits;
+  if (rng.PerMille(300)) {
+    // A flapping network: partitions of every shape come and go within a few ticks.
+    p.nemesis_gap_min = rng.Range(3, kTickUnits);
+    p.nemesis_gap_max = p.nemesis_gap_min + rng.Range(kTickUnits, 3 * kTickUnits);
+    p.fault_min = rng.Range(3, kTickUnits);
+    p.fault_max = p.fault_min + rng.Range(kTickUnits, 4 * kTickUnits);
+    p.weight[static_cast<int>(NemesisAction::kPartition)] += 20;
+  }
   p.crash_mid_write_per_mille = static_cast<int>(rng.Range(200, 900));
   p.power_loss_per_mille = static_cast<int>(rng.Range(0, 600));
   p.new_leader_crash_per_mille = static_cast<int>(rng.PerMille(500) ? 0 : rng.Range(100, 700));
+  p.new_leader_isolate_per_mille = static_cast<int>(rng.PerMille(500) ? 0 : rng.Range(100, 700));
   p.allow_majority_down = rng.PerMille(200);
   p.disk_min = 1;
   p.disk_max = rng.Range(1, kTickUnits);
@@ -100,7 +109,8 @@ std::string FaultProfile::Describe() const {
       "pm slow=", rates.slow_per_mille, "pm delay=", rates.min_delay, "..", rates.max_delay, "/",
       rates.max_slow_delay, " nemesis every ", nemesis_gap_min, "..", nemesis_gap_max, " [", w,
       "] faults last ", fault_min, "..", fault_max, " mid-write=", crash_mid_write_per_mille,
-      "pm young-leader-crash=", new_leader_crash_per_mille, "pm power-loss=", power_loss_per_mille,
+      "pm young-leader-crash=", new_leader_crash_per_mille,
+      "pm young-leader-cut=", new_leader_isolate_per_mille, "pm power-loss=", power_loss_per_mille,
       "pm majority-down=", allow_majority_down ? "yes" : "no", " disk=", disk_min, "..", disk_max,
       " slow-disk=", slow_disk_per_mille, "pmx", slow_disk_factor, " stall=", disk_stall_per_mille,
       "pm<=", disk_stall_max, " apply-early=", apply_early_per_mille,

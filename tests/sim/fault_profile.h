@@ -35,11 +35,12 @@ struct FaultProfile {
   int weight[kNemesisActionCount] = {};  // relative frequency of each action; 0 disables it
   SimTime fault_min = 0;                 // how long a crash, partition, pause or burst lasts
   SimTime fault_max = 0;
-  int crash_mid_write_per_mille = 0;   // a crash waits for the node's next disk write
-  int power_loss_per_mille = 0;        // a crash also loses unsynced writes
-  int new_leader_crash_per_mille = 0;  // a newly elected leader crashes soon after
-  bool allow_majority_down = false;    // crashes may take down a majority at once
-  SimTime disk_min = 1;                // latency of a Ready's write (step 2)
+  int crash_mid_write_per_mille = 0;     // a crash waits for the node's next disk write
+  int power_loss_per_mille = 0;          // a crash also loses unsynced writes
+  int new_leader_crash_per_mille = 0;    // a newly elected leader crashes soon after
+  int new_leader_isolate_per_mille = 0;  // ...or is cut off the moment it wins
+  bool allow_majority_down = false;      // crashes may take down a majority at once
+  SimTime disk_min = 1;                  // latency of a Ready's write (step 2)
   SimTime disk_max = 1;
   int slow_disk_per_mille = 0;   // a node gets a disk this many times slower...
   int slow_disk_factor = 1;      // ...by this factor

@@ -38,9 +38,25 @@ void SafetyMonitor::OnConfChanged(const SimNode& node, const raft::ConfState& be
   previous_conf_[node.id()] = before;
 }
 
+void SafetyMonitor::OnReadIndexRequested(const std::string& context) {
+  read_floor_[context] = max_known_commit_;
+}
+
+void SafetyMonitor::OnReadState(const SimNode& node, const raft::ReadState& rs) {
+  auto it = read_floor_.find(rs.context);
+  if (it == read_floor_.end() || rs.index >= it->second) return;
+  Report("read index safety",
+         absl::StrCat("node ", node.id(), " got read index ", rs.index, " for read ", rs.context,
+                      ", but index ", it->second,
+                      " was already reported committed when the read was requested"));
+}
+
 void SafetyMonitor::OnReady(const SimNode& node, const raft::Ready& rd, raft::Index prev_last_index,
                             const raft::Status& status) {
   CheckReadyContract(node, rd);
+  if (rd.hard_state.has_value()) {
+    max_known_commit_ = std::max(max_known_commit_, rd.hard_state->commit);
+  }
   CheckLogMatching(node, rd);
   raft::Term term = status.hard_state.term;
   if (rd.soft_state.has_value()) {
@@ -211,6 +227,7 @@ bool SafetyMonitor::DurableOn(raft::NodeId voter, raft::Index i, raft::Term t) c
 
 void SafetyMonitor::OnSend(const SimNode& node, const raft::Message& m) {
   if (m.type != raft::MessageType::kApp && m.type != raft::MessageType::kHeartbeat) return;
+  max_known_commit_ = std::max(max_known_commit_, m.commit);
   auto [it, fresh] = commit_announced_.try_emplace(node.id(), m.term, m.commit);
   auto& [term, commit] = it->second;
   if (fresh || term != m.term) {
@@ -243,11 +260,41 @@ void SafetyMonitor::CheckCommitDurability(const SimNode& node, raft::Term term, 
       if (!cs->voters.empty() && copies * 2 > cs->voters.size()) durable_quorum = true;
     }
     if (!durable_quorum) {
-      Report("commit durability",
+      Report("commitment",
              absl::StrCat("leader ", node.id(), " of term ", term, " ", how, " entry ", i, "/", t,
                           " while it was durable on only ", counts));
       return;
     }
+  }
+  // §5.4.2: the new commit index must be covered by an entry of the leader's own term that a
+  // majority stores: the first one at or after it (logs agree on prefixes, so a later one is
+  // stored by no more nodes).
+  for (raft::Index j = to; j <= node.ObservedLastIndex(); ++j) {
+    raft::Term t = 0;
+    if (node.TermAt(j, &t) != LogSlot::kPresent) return;
+    if (t < term) continue;
+    if (t > term) return;  // not this leader's log any more; nothing to judge
+    for (const raft::ConfState* cs : confs) {
+      size_t copies = 0;
+      for (raft::NodeId v : cs->voters) copies += DurableOn(v, j, t) ? 1 : 0;
+      if (!cs->voters.empty() && copies * 2 > cs->voters.size()) return;
+    }
+    raft::Term at_commit = 0;
+    (void)node.TermAt(to, &at_commit);
+    Report("commitment", absl::StrCat("leader ", node.id(), " of term ", term, " ", how, " index ",
+                                      to, " (an entry of term ", at_commit,
+                                      ") while no entry of its own term at or "
+                                      "after it was on a majority (first: ",
+                                      j, "/", t, ")"));
+    return;
+  }
+  raft::Term at_commit = 0;
+  (void)node.TermAt(to, &at_commit);
+  if (at_commit < term) {
+    Report("commitment", absl::StrCat("leader ", node.id(), " of term ", term, " ", how, " index ",
+                                      to, " (an entry of term ", at_commit,
+                                      ") while its log has no entry of its "
+                                      "own term at or after it"));
   }
 }
 

@@ -16,10 +16,17 @@
 //    reported it, and every leader of a higher term is checked, at each of its Readys.
 //  - state machine safety: no two nodes apply different entries at one index, and equal
 //    prefixes give equal state machine images (also after a snapshot is installed).
-// Plus commit durability: when a leader's commit index advances — in its Ready's hard state or in
-// the commit index its appends and heartbeats announce — each newly committed entry is on the
-// disk of a majority of its voters (under its membership before or after its latest conf
-// change). An entry acknowledged without that can be lost to crashes.
+// Two more, closer to the rules those rest on:
+//  - commitment (§5.3, §5.4.2): when a leader's commit index advances — in its Ready's hard state
+//    or in the commit index its appends and heartbeats announce — each newly committed entry is
+//    on the disk of a majority of its voters (under its membership before or after its latest
+//    conf change), and so is an entry of the leader's own term at or after the new commit index:
+//    an entry is committed once the leader that created it has it on a majority, and entries of
+//    earlier terms only through such an entry. Breaking either leaves "committed" entries that a
+//    later election (Figure 8) or a few crashes can erase.
+//  - read index safety: a ReadState's index is at least every commit index any node had reported
+//    when the read was requested, so the read sees every write acknowledged before it began.
+// Plus the rules of THE READY CONTRACT the simulation relies on ("ready contract").
 //
 // The caller reports what happens (a node took a Ready, applied an entry, changed role,
 // crashed); the monitor keeps what it needs and reads node state through the nodes map.
@@ -58,8 +65,13 @@ class SafetyMonitor {
                const raft::Status& status);
 
   // node sends m (from a Ready's messages or messages_after_persist): a leader's append or
-  // heartbeat announces its commit index (commit durability).
+  // heartbeat announces its commit index (commitment).
   void OnSend(const SimNode& node, const raft::Message& m);
+
+  // A client read asked node for a read index with this context (read index safety)...
+  void OnReadIndexRequested(const std::string& context);
+  // ...and the answer came back in one of node's Readys.
+  void OnReadState(const SimNode& node, const raft::ReadState& rs);
 
   // node applied entry e (normal or conf change); fingerprint: its state machine's after it.
   void OnApply(const SimNode& node, const raft::Entry& e, uint64_t fingerprint);
@@ -132,6 +144,9 @@ class SafetyMonitor {
   std::map<raft::NodeId, raft::ConfState> previous_conf_;
   // Per node: the term and commit index of its latest append or heartbeat.
   std::map<raft::NodeId, std::pair<raft::Term, raft::Index>> commit_announced_;
+  // The highest commit index any node has reported, and what it was when each read asked.
+  raft::Index max_known_commit_ = 0;
+  std::map<std::string, raft::Index> read_floor_;
 };
 
 uint64_t HashData(const std::string& data);

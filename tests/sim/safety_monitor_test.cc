@@ -175,7 +175,7 @@ TEST_F(SafetyMonitorTest, CommitDurability) {
   commit.hard_state = raft::HardState{2, 1, 1};
   commit.must_sync = false;
   Feed(1, commit, 2, Role::kLeader);
-  EXPECT_EQ(Fired(), "commit durability");
+  EXPECT_EQ(Fired(), "commitment");
 }
 
 TEST_F(SafetyMonitorTest, CommitOnDurableMajorityIsFine) {
@@ -189,6 +189,77 @@ TEST_F(SafetyMonitorTest, CommitOnDurableMajorityIsFine) {
   commit.hard_state = raft::HardState{2, 1, 1};
   Feed(1, commit, 2, Role::kLeader);
   EXPECT_EQ(Fired(), "");
+}
+
+TEST_F(SafetyMonitorTest, CommitOfAnEarlierTermByCountingReplicas) {
+  // Entry 1/1 from an earlier term is on all three disks; leader 1 of term 3 has its own entry
+  // 2/3 only on its own disk. Announcing commit 1 then is Figure 8's mistake.
+  Ready old;
+  old.hard_state = raft::HardState{1, 0, 0};
+  old.entries = {E(1, 1, "x")};
+  old.must_sync = true;
+  Feed(1, old, 1, Role::kFollower);
+  Feed(2, old, 1, Role::kFollower);
+  Feed(3, old, 1, Role::kFollower);
+  Ready lead;
+  lead.hard_state = raft::HardState{3, 1, 0};
+  lead.entries = {E(2, 3)};
+  lead.must_sync = true;
+  Feed(1, lead, 3, Role::kLeader);
+  raft::Message hb;
+  hb.type = raft::MessageType::kHeartbeat;
+  hb.from = 1;
+  hb.to = 2;
+  hb.term = 3;
+  hb.commit = 0;
+  monitor_.OnSend(node(1), hb);  // the first announcement of a leadership sets the baseline
+  EXPECT_EQ(Fired(), "");
+  hb.commit = 1;
+  monitor_.OnSend(node(1), hb);
+  EXPECT_EQ(Fired(), "commitment");
+}
+
+TEST_F(SafetyMonitorTest, CommitThroughAnEntryOfTheLeadersTerm) {
+  Ready old;
+  old.hard_state = raft::HardState{1, 0, 0};
+  old.entries = {E(1, 1, "x")};
+  old.must_sync = true;
+  Feed(1, old, 1, Role::kFollower);
+  Feed(2, old, 1, Role::kFollower);
+  Ready lead;
+  lead.hard_state = raft::HardState{3, 1, 0};
+  lead.entries = {E(2, 3)};
+  lead.must_sync = true;
+  Feed(1, lead, 3, Role::kLeader);
+  Ready follow;
+  follow.entries = {E(2, 3)};
+  follow.must_sync = true;
+  Feed(2, follow, 3, Role::kFollower);
+  raft::Message hb;
+  hb.type = raft::MessageType::kHeartbeat;
+  hb.from = 1;
+  hb.to = 2;
+  hb.term = 3;
+  monitor_.OnSend(node(1), hb);
+  hb.commit = 2;
+  monitor_.OnSend(node(1), hb);
+  EXPECT_EQ(Fired(), "");
+}
+
+TEST_F(SafetyMonitorTest, ReadIndexBelowAKnownCommit) {
+  Ready a;
+  a.hard_state = raft::HardState{2, 1, 0};
+  a.entries = {E(1, 2, "x"), E(2, 2, "y")};
+  a.must_sync = true;
+  Feed(1, a, 2, Role::kFollower);
+  Ready c;
+  c.hard_state = raft::HardState{2, 1, 2};
+  Feed(1, c, 2, Role::kFollower);
+  monitor_.OnReadIndexRequested("late");
+  monitor_.OnReadState(node(2), raft::ReadState{2, "late"});
+  EXPECT_EQ(Fired(), "");
+  monitor_.OnReadState(node(2), raft::ReadState{1, "late"});
+  EXPECT_EQ(Fired(), "read index safety");
 }
 
 TEST_F(SafetyMonitorTest, ContractAppendAckBeforePersist) {

@@ -180,7 +180,8 @@ class Simulation {
   void NemesisConfChange();
   void NemesisSnapshot();
   void EndFault(uint64_t id);
-  uint64_t AddFault(Fault f);
+  // Records a fault and schedules its end after `duration` (default: the profile's range).
+  uint64_t AddFault(Fault f, std::optional<SimTime> duration = std::nullopt);
 
   // --- phases ---
   void Heal();
@@ -504,9 +505,24 @@ void Simulation::ObserveStatus(SimNode& n) {
 void Simulation::NoteLeader(const SimNode& n, const raft::Status& status) {
   if (status.soft_state.role != raft::Role::kLeader) return;
   if (!leaders_seen_.insert({n.id(), status.hard_state.term}).second) return;
-  if (phase_ != Phase::kChaos || !rng_.PerMille(profile_.new_leader_crash_per_mille)) return;
-  // Some new leaders die young: terms pile up with entries that reached few or no followers,
-  // the ground on which commitment rules (Figure 8) and log repair are tested.
+  if (phase_ != Phase::kChaos) return;
+  // Some new leaders are cut off the moment they win, before their first append leaves, and
+  // some die young: terms pile up with entries that reached few or no followers, the ground on
+  // which commitment rules (Figure 8) and log repair are tested.
+  if (rng_.PerMille(profile_.new_leader_isolate_per_mille)) {
+    Fault f;
+    f.kind = NemesisAction::kPartition;
+    for (NodeId other : LiveIds()) {
+      if (other == n.id()) continue;
+      f.links.push_back({n.id(), other});
+      f.links.push_back({other, n.id()});
+    }
+    for (const auto& [from, to] : f.links) network_.Block(from, to);
+    AddFault(std::move(f), rng_.Range(2, 4 * kTickUnits));
+    Trace("nemesis: new leader n", n.id(), " of term ", status.hard_state.term,
+          " cut off, cut links now ", network_.DescribeBlocks());
+  }
+  if (!rng_.PerMille(profile_.new_leader_crash_per_mille)) return;
   Event crash;
   crash.kind = EventKind::kCrash;
   crash.node = n.id();
@@ -583,7 +599,10 @@ void Simulation::Pump(SimNode& n) {
   if (monitor_.violation().has_value()) return;
   // Step 1: these may leave before the write.
   for (const raft::Message& m : rd.messages) Send(m);
-  for (const raft::ReadState& rs : rd.read_states) frontends_[n.id()].OnReadState(rs);
+  for (const raft::ReadState& rs : rd.read_states) {
+    monitor_.OnReadState(n, rs);
+    frontends_[n.id()].OnReadState(rs);
+  }
   // Step 4 may start before step 2 completes (the committed entries are durable already) or
   // finish after Advance.
   ApplyMode mode = ApplyMode::kOnPersist;
@@ -837,8 +856,14 @@ void Simulation::SendRequest(const ClientRequest& req, bool retry) {
 
 void Simulation::HandleRequest(SimNode& n, const ClientRequest& req) {
   bool proposed = false;
+  std::string read_context;
+  // The floor is taken before the request reaches the core.
+  if (req.is_read) {
+    monitor_.OnReadIndexRequested(
+        absl::StrCat("r", req.client, ".", req.seq, ".", req.attempt, "@", n.id()));
+  }
   std::optional<ClientReply> rejection =
-      frontends_[n.id()].Receive(n.id(), req, n.raw(), &proposed);
+      frontends_[n.id()].Receive(n.id(), req, n.raw(), &proposed, &read_context);
   Trace("n", n.id(), " <- client ", DescribeRequest(req),
         rejection.has_value() ? " rejected"
         : proposed            ? " proposed"
@@ -902,13 +927,14 @@ void Simulation::ClientIdle(uint64_t client) {
 // ---------------------------------------------------------------------------------------------
 // The nemesis.
 
-uint64_t Simulation::AddFault(Fault f) {
+uint64_t Simulation::AddFault(Fault f, std::optional<SimTime> duration) {
   uint64_t id = next_fault_++;
   faults_[id] = std::move(f);
   Event e;
   e.kind = EventKind::kFaultEnd;
   e.fault = id;
-  Schedule(now_ + rng_.Range(profile_.fault_min, profile_.fault_max), std::move(e));
+  Schedule(now_ + duration.value_or(rng_.Range(profile_.fault_min, profile_.fault_max)),
+           std::move(e));
   return id;
 }
 

@@ -32,12 +32,15 @@ std::string DescribeReply(const ClientReply& r) {
 }
 
 std::optional<ClientReply> KvFrontend::Receive(raft::NodeId self, const ClientRequest& req,
-                                               raft::RawNode& raw, bool* proposed) {
+                                               raft::RawNode& raw, bool* proposed,
+                                               std::string* read_context) {
   *proposed = false;
+  read_context->clear();
   ClientReply rejection{req.client, req.seq, req.attempt, self, true, false, std::nullopt};
   if (req.is_read) {
     std::string ctx = absl::StrCat("r", req.client, ".", req.seq, ".", req.attempt, "@", self);
     reads_[ctx] = req;
+    *read_context = ctx;
     raw.ReadIndex(ctx);
     return std::nullopt;
   }

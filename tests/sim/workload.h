@@ -55,7 +55,7 @@ class KvFrontend {
   // answer comes later. *proposed is set when a write entered the Raft pipeline (it may take
   // effect even if no answer ever comes).
   std::optional<ClientReply> Receive(raft::NodeId self, const ClientRequest& req,
-                                     raft::RawNode& raw, bool* proposed);
+                                     raft::RawNode& raw, bool* proposed, std::string* read_context);
   // A command was applied here with this answer: the reply for a client waiting here, if any.
   std::optional<ClientReply> OnApplied(raft::NodeId self, const KvCommand& c, const KvAnswer& a);
   // A ReadState came back in a Ready.
