@@ -57,6 +57,7 @@ void Progress::BecomeReplicate() {
 void Progress::BecomeSnapshot(Index snapshot_index) {
   state = ProgressState::kSnapshot;
   pending_snapshot = snapshot_index;
+  snapshot_ticks = 0;
   probe_sent = false;
   inflights.Reset();
 }

@@ -30,8 +30,9 @@ class Progress {
   Index match = 0;  // highest index known to match the leader's log
   Index next = 1;   // index of the next entry to send
   ProgressState state = ProgressState::kProbe;
-  // kSnapshot: the index of the snapshot being sent.
+  // kSnapshot: the index of the snapshot being sent, and the ticks since it was sent.
   Index pending_snapshot = 0;
+  int snapshot_ticks = 0;
   // Heard from since the last check-quorum (or, on a new leader, considered so).
   bool recent_active = false;
   // kProbe: an append was sent and its answer is awaited.

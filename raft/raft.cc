@@ -122,10 +122,10 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   r->trk_.SetConfState(st.conf_state, last + 1);
   r->conf_index_ = first - 1;
   r->durable_term_ = r->term_;
-  r->BecomeFollower(r->term_, kNoNode);
   r->Log(absl::StrCat("starting with ", DescribeConfState(r->trk_.conf_state()), " term=", r->term_,
                       " commit=", committed, " applied=", applied, " last=", r->log_.LastIndex(),
                       "/", r->log_.LastTerm()));
+  r->BecomeFollower(r->term_, kNoNode);
   return r;
 }
 
@@ -137,7 +137,8 @@ void Raft::Log(const std::string& line) const {
 // Outbox
 
 void Raft::Send(Message m) {
-  m.from = id_;
+  // A forwarded MsgTransferLeader names the transferee in `from`; everything else is from us.
+  if (m.from == kNoNode) m.from = id_;
   switch (m.type) {
     case MessageType::kVote:
     case MessageType::kPreVote:
@@ -190,6 +191,8 @@ void Raft::Reset(Term term) {
   const Index next = log_.LastIndex() + 1;
   for (auto& [id, pr] : trk_.progress()) pr.Reset(next);
   pending_conf_index_ = 0;
+  appends_pending_ = false;
+  commit_pending_ = false;
   uncommitted_size_ = 0;
   reads_.Reset();
 }
@@ -301,6 +304,7 @@ void Raft::Campaign(CampaignType t) {
       Campaign(CampaignType::kElection);
     } else {
       BecomeLeader();
+      BroadcastAppend();  // learners, if any
     }
     return;
   }
@@ -456,6 +460,14 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
                      ": the membership already reflects index ", conf_index_));
     return trk_.conf_state();
   }
+  if (trk_.voters().empty()) {
+    // This node does not know the membership (it joined with an empty one and has received no
+    // snapshot): a change applied to nothing would give a wrong membership, possibly one where
+    // this node is the only voter and elects itself. It waits for a snapshot instead.
+    Log(absl::StrCat("ignored conf change ", DescribeConfChange(cc),
+                     ": this node does not know the membership yet (it needs a snapshot)"));
+    return trk_.conf_state();
+  }
   absl::StatusOr<ConfState> next = ApplyChangeToConfState(trk_.conf_state(), cc);
   if (!next.ok()) {
     // Every member reaches the same verdict on the same committed entry, so ignoring it keeps
@@ -472,6 +484,13 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
 }
 
 void Raft::SwitchToConfig(const ConfState& cs) {
+  std::vector<NodeId> added;
+  for (NodeId id : cs.voters) {
+    if (!trk_.IsMember(id)) added.push_back(id);
+  }
+  for (NodeId id : cs.learners) {
+    if (!trk_.IsMember(id)) added.push_back(id);
+  }
   trk_.SetConfState(cs, log_.LastIndex() + 1);
   if (role_ != Role::kLeader) return;
   if (!trk_.IsVoter(id_)) {
@@ -485,12 +504,13 @@ void Raft::SwitchToConfig(const ConfState& cs) {
     return;
   }
   if (lead_transferee_ != kNoNode && !trk_.IsVoter(lead_transferee_)) AbortLeaderTransfer();
-  // The quorum changed: a smaller one may commit more; new members need their first append.
+  // The quorum changed: a smaller one may commit more. New members get a first (probing) append
+  // now rather than at the next heartbeat.
   if (MaybeCommit()) {
     BroadcastAppend();
   } else {
-    for (auto& [id, pr] : trk_.progress()) {
-      if (id != id_) MaybeSendAppend(id, false);
+    for (NodeId id : added) {
+      if (id != id_) SendAppend(id);
     }
   }
   MaybeFinishReadRound();
@@ -505,7 +525,7 @@ void Raft::OnPersisted(Term durable_term) {
   // The leader counts its own log toward commitment only now that it is durable.
   Progress* self = trk_.Get(id_);
   if (self == nullptr) return;
-  if (self->MaybeUpdate(log_.PersistedLastIndex()) && MaybeCommit()) BroadcastAppend();
+  if (self->MaybeUpdate(log_.PersistedLastIndex()) && MaybeCommit()) commit_pending_ = true;
 }
 
 void Raft::OnApplied(uint64_t bytes) {

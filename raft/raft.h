@@ -31,6 +31,10 @@ namespace kvd::raft {
 // campaign skips pre-vote and is not refused because of a leader lease.
 inline constexpr char kCampaignTransferContext[] = "CampaignTransfer";
 
+// A snapshot sent to a follower and neither acknowledged nor reported (RawNode::ReportSnapshot)
+// within this many election timeouts is taken to be lost, and sent again.
+inline constexpr int kSnapshotRetryElectionTimeouts = 10;
+
 const char* MessageTypeName(MessageType t);
 
 // What RawNode remembers from one Ready to the next (kept here so that rawnode.h shows no
@@ -68,7 +72,8 @@ class Raft {
   RaftLog& log() { return log_; }
   const RaftLog& log() const { return log_; }
   bool HasOutput() const {
-    return !msgs_.empty() || !msgs_after_persist_.empty() || !read_states_.empty();
+    return !msgs_.empty() || !msgs_after_persist_.empty() || !read_states_.empty() ||
+           appends_pending_ || commit_pending_;
   }
   std::vector<Message> TakeMessages() { return std::exchange(msgs_, {}); }
   std::vector<Message> TakeMessagesAfterPersist() { return std::exchange(msgs_after_persist_, {}); }
@@ -79,6 +84,9 @@ class Raft {
   // The owner made a Ready durable: term is the hard state's term then durable; then the log's
   // durable prefix (already moved by RaftLog::StableTo) may count toward commitment.
   void OnPersisted(Term durable_term);
+  // Sends the appends for proposals accepted, and the commit index reached, since the last Ready
+  // (called when one is taken).
+  void FlushAppends();
   // The owner acknowledged applying committed entries of `bytes` data bytes.
   void OnApplied(uint64_t bytes);
 
@@ -189,6 +197,10 @@ class Raft {
   std::deque<Index> conf_changes_handed_out_;
   // The log index the membership in force reflects (a snapshot's, or the last applied change's).
   Index conf_index_ = 0;
+  // Proposals were appended whose appends have not been sent yet (see FlushAppends).
+  bool appends_pending_ = false;
+  // The commit index moved and the followers have not been told yet (see FlushAppends).
+  bool commit_pending_ = false;
   // Data bytes of this leader's appended but not yet applied entries.
   uint64_t uncommitted_size_ = 0;
   ReadIndexRounds reads_;

@@ -16,6 +16,16 @@ namespace kvd::raft {
 void Raft::TickHeartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  // A snapshot neither acknowledged nor reported (ReportSnapshot) for this long was probably
+  // lost: probe again, which sends a new one.
+  for (auto& [id, pr] : trk_.progress()) {
+    if (pr.state != ProgressState::kSnapshot) continue;
+    if (++pr.snapshot_ticks < kSnapshotRetryElectionTimeouts * election_timeout_) continue;
+    Log(absl::StrCat("snapshot to ", id, " unacknowledged after ", pr.snapshot_ticks,
+                     " ticks; assuming it was lost"));
+    pr.pending_snapshot = 0;
+    pr.BecomeProbe();
+  }
   if (election_elapsed_ >= election_timeout_) {
     election_elapsed_ = 0;
     if (check_quorum_) {
@@ -162,7 +172,9 @@ absl::Status Raft::AppendProposal(Message& m) {
         absl::StrCat("the uncommitted log exceeds ", max_uncommitted_size_, " bytes"));
   }
   if (conf_at != 0) pending_conf_index_ = conf_at;
-  BroadcastAppend();
+  // The appends go out when the owner next takes a Ready (FlushAppends), so that all proposals
+  // made in between travel in one message per follower instead of one message each.
+  appends_pending_ = true;
   return absl::OkStatus();
 }
 
@@ -197,7 +209,10 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   absl::StatusOr<Term> prev_term = log_.TermAt(prev_index);
   absl::StatusOr<std::vector<Entry>> ents = log_.EntriesFrom(pr->next, max_size_per_msg_);
   if (!prev_term.ok() || !ents.ok()) {
-    // The entries the follower needs are compacted away: it needs a snapshot.
+    // The entries the follower needs are compacted away: it needs a snapshot. (Nothing else can
+    // fail here: next never passes the leader's last index + 1.)
+    KVD_CHECK(prev_term.ok() || IsCompacted(prev_term.status()), "term of ", prev_index, " for ",
+              to, ": ", prev_term.status().ToString());
     return MaybeSendSnapshot(to, *pr);
   }
   if (ents->empty() && !send_if_empty) return false;
@@ -240,8 +255,12 @@ void Raft::SendHeartbeat(NodeId to, const std::string& context) {
   const Progress* pr = trk_.Get(to);
   // The follower may not have the entries up to the leader's commit index; it may commit only
   // what it is known to match.
-  const Index commit = std::min(pr == nullptr ? 0 : pr->match, log_.committed());
-  Send(Message{.type = MessageType::kHeartbeat, .to = to, .commit = commit, .context = context});
+  Message m;  // (field by field: GCC 12 -O3 misreports a designated initializer here)
+  m.type = MessageType::kHeartbeat;
+  m.to = to;
+  m.commit = std::min(pr == nullptr ? 0 : pr->match, log_.committed());
+  m.context = context;
+  Send(std::move(m));
 }
 
 void Raft::SendTimeoutNow(NodeId to) { Send(Message{.type = MessageType::kTimeoutNow, .to = to}); }
@@ -249,6 +268,22 @@ void Raft::SendTimeoutNow(NodeId to) { Send(Message{.type = MessageType::kTimeou
 void Raft::BroadcastAppend() {
   for (const auto& [id, pr] : trk_.progress()) {
     if (id != id_) SendAppend(id);
+  }
+}
+
+void Raft::FlushAppends() {
+  if (!appends_pending_ && !commit_pending_) return;
+  const bool carry_commit = commit_pending_;
+  appends_pending_ = false;
+  commit_pending_ = false;
+  if (role_ != Role::kLeader) return;
+  for (const auto& [id, pr] : trk_.progress()) {
+    if (id == id_) continue;
+    // An append even without entries if the commit index moved; then as many more as flow
+    // control allows (the byte limit may split the new entries).
+    if (!MaybeSendAppend(id, carry_commit)) continue;
+    while (MaybeSendAppend(id, false)) {
+    }
   }
 }
 
@@ -292,8 +327,8 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
           log_.FindConflictByTerm(std::min(m.reject_hint, log_.LastIndex()), m.log_term).first;
     }
     if (pr.MaybeDecrTo(m.index, next_probe)) {
-      Log(absl::StrCat("decreased progress of ", m.from, " to [", pr.Describe(), "]"));
       if (pr.state == ProgressState::kReplicate) pr.BecomeProbe();
+      Log(absl::StrCat("decreased progress of ", m.from, " to [", pr.Describe(), "]"));
       SendAppend(m.from);
     }
     return;
@@ -318,11 +353,11 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
       pr.inflights.FreeLE(m.index);
       break;
   }
-  if (MaybeCommit()) {
-    BroadcastAppend();  // everyone learns the new commit index
-  } else if (was_paused) {
-    SendAppend(m.from);  // it was held back; let it know where we are even without entries
-  }
+  // Everyone learns a new commit index with the next Ready's appends (one broadcast however many
+  // responses moved it).
+  if (MaybeCommit()) commit_pending_ = true;
+  // It was held back: tell it where we are, unless the coming commit broadcast will.
+  if (was_paused && !commit_pending_) SendAppend(m.from);
   // Stream what remains, as far as flow control allows.
   while (MaybeSendAppend(m.from, false)) {
   }

@@ -133,6 +133,7 @@ bool RawNode::HasReady() const {
 Ready RawNode::GetReady() {
   ReadyTracking& t = raft_->ready_tracking();
   KVD_CHECK(!t.outstanding, "GetReady called again before Advance");
+  raft_->FlushAppends();
   RaftLog& log = raft_->log();
   Ready rd;
   const SoftState ss = raft_->soft_state();

@@ -143,7 +143,8 @@ class RawNode {
   // leader unless forwarding is disabled. ErrProposalDropped when it cannot be (no leader known,
   // forwarding disabled, leader transfer in progress, uncommitted tail too large). Success means
   // only that the proposal was passed on: it may still be lost and never commit; the caller
-  // learns the outcome from committed entries.
+  // learns the outcome from committed entries. On the leader, the entries of every proposal
+  // made before the next GetReady() leave together: one append per follower in that Ready.
   absl::Status Propose(std::string data);
 
   // Proposes a single-server membership change. The leader accepts it only when it has committed
@@ -157,7 +158,8 @@ class RawNode {
   // membership now in force. Called exactly once per committed kConfChange entry, in log order:
   // for those handed out in Ready::committed_entries, and, on a restart, for those between the
   // storage's snapshot and Config::applied (which are not handed out again). A leader that
-  // removes itself steps down here.
+  // removes itself steps down here. A node that knows no membership yet (it joined with an empty
+  // one) ignores changes until a snapshot gives it one.
   ConfState ApplyConfChange(const ConfChange& cc);
 
   // Delivers a message from another node. ErrStepRejected for local-only message types or
@@ -181,6 +183,9 @@ class RawNode {
   // The owner could not reach `id`; a leader stops pipelining to it and probes.
   void ReportUnreachable(NodeId id);
   // A snapshot sent to `id` was installed (failed = false) or could not be (failed = true).
+  // Until one of these (or the follower's acknowledgement) arrives the leader sends `id` nothing
+  // else; if nothing arrives for 10 election timeouts it takes the snapshot to be lost and sends
+  // it again.
   void ReportSnapshot(NodeId id, bool failed);
 
   // Whether GetReady() would return anything to do.

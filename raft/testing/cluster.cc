@@ -99,6 +99,7 @@ void Cluster::Route(Message m) {
   if (!Has(m.to)) return;  // a node that does not exist (yet, or any more)
   if (!Reachable(m.from, m.to)) return;
   if (drop_ && drop_(m)) return;
+  if (rewrite_) rewrite_(m);
   inboxes_[m.to].push_back(std::move(m));
 }
 

@@ -81,6 +81,8 @@ class Cluster {
   void Heal();
   // Drops every routed message for which drop(m) is true (nullptr: none).
   void SetDropFilter(std::function<bool(const Message&)> drop) { drop_ = std::move(drop); }
+  // Alters every routed message that is not dropped (nullptr: none), e.g. to lose some entries.
+  void SetRewrite(std::function<void(Message&)> rewrite) { rewrite_ = std::move(rewrite); }
   bool Reachable(NodeId from, NodeId to) const;
 
  private:
@@ -91,6 +93,7 @@ class Cluster {
   std::set<std::pair<NodeId, NodeId>> cut_;
   std::set<NodeId> isolated_;
   std::function<bool(const Message&)> drop_;
+  std::function<void(Message&)> rewrite_;
   std::function<void(const std::string&)> log_sink_;
 };
 
