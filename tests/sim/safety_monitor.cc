@@ -129,7 +129,11 @@ void SafetyMonitor::CheckReadyContract(const SimNode& node, const raft::Ready& r
                                             static_cast<int>(m.type), " to ", m.to, " term ",
                                             m.term, " index ", m.index));
     }
-    if (m.from != node.id() || m.to == node.id() || m.to == raft::kNoNode) {
+    // `from` is not always the sender: a forwarded MsgTransferLeader names the transferee, and a
+    // proposal forwarded again keeps the node it came from.
+    bool from_ok = m.from == node.id() || m.type == raft::MessageType::kTransferLeader ||
+                   m.type == raft::MessageType::kProp;
+    if (!from_ok || m.to == node.id() || m.to == raft::kNoNode) {
       Report("ready contract", absl::StrCat(who, " has a message from ", m.from, " to ", m.to));
     }
   }

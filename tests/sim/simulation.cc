@@ -70,6 +70,7 @@ struct Event {
   NodeId node = raft::kNoNode;
   uint64_t incarnation = 0;
   raft::Message msg;              // kDeliver
+  NodeId sender = raft::kNoNode;  // kDeliver: whose Ready it came from
   ClientRequest request;          // kClientRequest, kClientTimer
   ClientReply reply;              // kClientReply
   uint64_t client = 0;            // kClientStart
@@ -156,7 +157,9 @@ class Simulation {
   void InstallSnapshot(SimNode& n, const raft::Snapshot& snap);
   void ApplyEntry(SimNode& n, const raft::Entry& e);
   void MaybeRetire(SimNode& n);
-  void Send(const raft::Message& m);
+  // Sends m, which came out of `sender`'s Ready. The sender is the Ready's owner, not m.from: a
+  // forwarded MsgTransferLeader names the transferee in `from`.
+  void Send(const SimNode& sender, const raft::Message& m);
   void ScheduleReport(NodeId to_node, NodeId peer, bool snapshot, bool failed);
   void MaybeAutoSnapshot(SimNode& n);
   void ServeReads(SimNode& n);
@@ -369,21 +372,21 @@ void Simulation::Dispatch(Event& e) {
       if (n == nullptr || !n->up()) {
         Trace("drop (", e.node, " down) ", DescribeMessage(e.msg));
         if (e.msg.type == raft::MessageType::kSnap) {
-          ScheduleReport(e.msg.from, e.msg.to, true, true);
+          ScheduleReport(e.sender, e.msg.to, true, true);
         }
         return;
       }
       if (DeferIfPaused(e)) return;
-      if (network_.Blocked(e.msg.from, e.msg.to)) {
+      if (network_.Blocked(e.sender, e.msg.to)) {
         Trace("drop (cut) ", DescribeMessage(e.msg));
         if (e.msg.type == raft::MessageType::kSnap) {
-          ScheduleReport(e.msg.from, e.msg.to, true, true);
+          ScheduleReport(e.sender, e.msg.to, true, true);
         }
         return;
       }
       Trace("deliver ", DescribeMessage(e.msg));
       bool snap = e.msg.type == raft::MessageType::kSnap;
-      NodeId from = e.msg.from;
+      NodeId from = e.sender;
       absl::Status s = n->raw().Step(std::move(e.msg));
       if (!s.ok()) Trace("n", n->id(), " step: ", s.message());
       if (snap) ScheduleReport(from, n->id(), true, !s.ok());
@@ -598,7 +601,7 @@ void Simulation::Pump(SimNode& n) {
   NoteLeader(n, status);
   if (monitor_.violation().has_value()) return;
   // Step 1: these may leave before the write.
-  for (const raft::Message& m : rd.messages) Send(m);
+  for (const raft::Message& m : rd.messages) Send(n, m);
   for (const raft::ReadState& rs : rd.read_states) {
     monitor_.OnReadState(n, rs);
     frontends_[n.id()].OnReadState(rs);
@@ -654,7 +657,7 @@ void Simulation::FinishDiskWrite(SimNode& n) {
   }
   if (mode != ApplyMode::kEarly) Enqueue(n, rd.committed_entries);
   // Step 3: what vouches for the persisted state leaves only now.
-  for (const raft::Message& m : rd.messages_after_persist) Send(m);
+  for (const raft::Message& m : rd.messages_after_persist) Send(n, m);
   // Step 4 (unless early or late), then step 5.
   if (mode == ApplyMode::kOnPersist) DrainApplyQueue(n);
   if (!n.up() || phase_ == Phase::kDone || monitor_.violation().has_value()) return;
@@ -794,13 +797,14 @@ void Simulation::MaybeAutoSnapshot(SimNode& n) {
   if (made) Trace("n", n.id(), " snapshot at ", n.applied(), ", log now ", DescribeDisk(n.disk()));
 }
 
-void Simulation::Send(const raft::Message& m) {
-  if (SimNode* from = Node(m.from)) monitor_.OnSend(*from, m);
-  std::vector<SimTime> delays = network_.Route(m.from, m.to, rng_);
+void Simulation::Send(const SimNode& sender, const raft::Message& m) {
+  const NodeId from = sender.id();
+  monitor_.OnSend(sender, m);
+  std::vector<SimTime> delays = network_.Route(from, m.to, rng_);
   if (delays.empty()) {
     Trace("lost ", DescribeMessage(m));
-    if (network_.Blocked(m.from, m.to) && rng_.Coin()) ScheduleReport(m.from, m.to, false, false);
-    if (m.type == raft::MessageType::kSnap) ScheduleReport(m.from, m.to, true, true);
+    if (network_.Blocked(from, m.to) && rng_.Coin()) ScheduleReport(from, m.to, false, false);
+    if (m.type == raft::MessageType::kSnap) ScheduleReport(from, m.to, true, true);
     return;
   }
   if (trace_ != nullptr) {
@@ -811,6 +815,7 @@ void Simulation::Send(const raft::Message& m) {
     e.kind = EventKind::kDeliver;
     e.node = m.to;
     e.msg = m;
+    e.sender = from;
     Schedule(now_ + d, std::move(e));
   }
 }
