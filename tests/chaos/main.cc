@@ -6,9 +6,12 @@
 // Run r (0-based) uses seed S + r; `--runs 1 --seed S+r` replays its choices (the operations'
 // timing is the machine's and differs between replays). The last line printed is
 // "N runs, M ops, A anomalies"; the exit status is 1 when any anomaly was found, 2 on bad usage.
+// SIGINT or SIGTERM ends the campaign after the run in progress (N counts the runs completed).
 // Expects $KVD_BUILD_DIR/server/kvd. tests/chaos/run is the front door.
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -22,6 +25,9 @@
 #include "tests/chaos/run_once.h"
 
 namespace {
+
+std::atomic<bool> stop_requested{false};
+void RequestStop(int) { stop_requested = true; }
 
 int Usage(const std::string& problem) {
   fprintf(stderr,
@@ -113,9 +119,13 @@ int main(int argc, char** argv) {
   uint64_t total_ops = 0;
   uint64_t total_anomalies = 0;
   std::map<std::string, int> faults;
-  for (int r = 0; r < runs; ++r) {
+  signal(SIGINT, RequestStop);
+  signal(SIGTERM, RequestStop);
+  int completed = 0;
+  for (int r = 0; r < runs && !stop_requested; ++r) {
     const uint64_t run_seed = seed + static_cast<uint64_t>(r);
     RunResult result = RunOnce(config, network.get(), r, run_seed);
+    ++completed;
     total_ops += result.ops;
     total_anomalies += result.anomalies.size();
     for (const auto& [kind, n] : result.faults) faults[kind] += n;
@@ -132,7 +142,8 @@ int main(int argc, char** argv) {
   for (const auto& [kind, n] : faults) absl::StrAppend(&fault_line, " ", kind, "=", n);
   printf("faults injected:%s\n", fault_line.empty() ? " none" : fault_line.c_str());
   network.reset();
-  printf("%d runs, %lu ops, %lu anomalies\n", runs, static_cast<unsigned long>(total_ops),
+  if (completed < runs) printf("stopped by a signal after %d of %d runs\n", completed, runs);
+  printf("%d runs, %lu ops, %lu anomalies\n", completed, static_cast<unsigned long>(total_ops),
          static_cast<unsigned long>(total_anomalies));
   return total_anomalies == 0 ? 0 : 1;
 }
