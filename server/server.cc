@@ -263,11 +263,13 @@ void Server::Stop() {
     client_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
   if (publisher_.joinable()) publisher_.join();
-  if (reads_) reads_.reset();
   if (raft_) raft_->Stop();
   if (transport_) transport_->Stop();
   if (peer_server_) peer_server_->Shutdown(std::chrono::system_clock::now());
   if (applier_) applier_->Stop();
+  // The Raft loop (read states) and the applier (applied index) call into reads_: it goes only
+  // once both have stopped. Its destructor fails the reads still waiting.
+  if (reads_) reads_.reset();
   if (waits_) waits_->FailAll(ErrStopped());
   readers_.reset();
   if (client_server_) client_server_->Wait();

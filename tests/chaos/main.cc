@@ -1,7 +1,10 @@
 // kvd-chaos: the fault-injection suite of the real cluster (docs/chaos.md).
 //
 //   kvd-chaos --runs N --duration SECONDS [--seed S] [--nemesis kill,pause,restart,partition]
-//             [--workloads register,ledger] [--keep DIR] [--netns-prefix P]
+//             [--workloads register,ledger] [--keep DIR] [--netns-prefix P] [--stale-reads 1]
+//
+// --stale-reads 1 makes the register's reads serializable (answered from one member's state, not
+// linearizable): a check of the checks, which must then report anomalies under partitions.
 //
 // Run r (0-based) uses seed S + r; `--runs 1 --seed S+r` replays its choices (the operations'
 // timing is the machine's and differs between replays). The last line printed is
@@ -33,7 +36,7 @@ int Usage(const std::string& problem) {
   fprintf(stderr,
           "kvd-chaos: %s\nusage: kvd-chaos --runs N --duration SECONDS [--seed S] "
           "[--nemesis kill,pause,restart,partition] [--workloads register,ledger] [--keep DIR] "
-          "[--netns-prefix P]\n",
+          "[--netns-prefix P] [--stale-reads 1]\n",
           problem.c_str());
   return 2;
 }
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   std::string workloads = "register,ledger";
   std::string keep = "/tmp/kvd-chaos-failures";
   std::string prefix = absl::StrCat("kvdchaos", getpid());
+  bool stale_reads = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return Usage("missing value for " + arg);
@@ -74,6 +78,9 @@ int main(int argc, char** argv) {
       workloads = value;
     } else if (arg == "--keep") {
       keep = value;
+    } else if (arg == "--stale-reads") {
+      ok = value == "0" || value == "1";
+      stale_reads = value == "1";
     } else if (arg == "--netns-prefix") {
       prefix = value;
     } else {
@@ -85,6 +92,7 @@ int main(int argc, char** argv) {
   config.duration = absl::Seconds(duration_s);
   config.nemesis = SplitSet(nemesis);
   config.workloads = SplitSet(workloads);
+  config.stale_reads = stale_reads;
   for (const std::string& family : config.nemesis) {
     bool known = family == "none";
     for (const auto& [kind, f] : FaultKinds()) known = known || f == family;
@@ -97,8 +105,9 @@ int main(int argc, char** argv) {
   if (build == nullptr) return Usage("KVD_BUILD_DIR is not set");
   config.kvd_binary = absl::StrCat(build, "/server/kvd");
   config.keep_dir = keep;
-  config.replay_base = absl::StrCat("tests/chaos/run --duration ", duration_s, " --nemesis ",
-                                    nemesis, " --workloads ", workloads);
+  config.replay_base =
+      absl::StrCat("tests/chaos/run --duration ", duration_s, " --nemesis ", nemesis,
+                   " --workloads ", workloads, stale_reads ? " --stale-reads 1" : "");
 
   // Before any other thread exists: the network lab moves this thread into its hub namespace.
   std::unique_ptr<NetworkLab> network;

@@ -43,6 +43,7 @@ void RegisterWorkload::Client(int index, const RunContext& ctx) {
     if (dice < 4) {
       etcdserverpb::RangeRequest req;
       req.set_key(key);
+      req.set_serializable(options_.serializable_reads);
       etcdserverpb::RangeResponse resp;
       grpc::Status st = kv->Range(&rpc, req, &resp);
       if (!st.ok()) {

@@ -22,6 +22,9 @@ namespace kvd::chaos {
 struct RegisterOptions {
   int clients = 6;  // client i talks to member i % members only
   int keys = 8;
+  // Serializable reads answer from the member's own state and may be stale: they are NOT
+  // linearizable, and the checker must say so under partitions. A check of the checks only.
+  bool serializable_reads = false;
 };
 
 class RegisterWorkload : public Workload {

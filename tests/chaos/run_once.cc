@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 std::vector<std::unique_ptr<Workload>> MakeWorkloads(const RunConfig& config) {
   std::vector<std::unique_ptr<Workload>> out;
   if (config.workloads.contains("register")) {
-    out.push_back(std::make_unique<RegisterWorkload>(RegisterOptions{}));
+    out.push_back(std::make_unique<RegisterWorkload>(
+        RegisterOptions{.serializable_reads = config.stale_reads}));
   }
   if (config.workloads.contains("ledger")) {
     out.push_back(std::make_unique<LedgerWorkload>(config.members));

@@ -19,7 +19,8 @@ struct RunConfig {
   absl::Duration duration = absl::Seconds(20);
   std::set<std::string> nemesis = {"kill", "pause", "restart", "partition"};
   std::set<std::string> workloads = {"register", "ledger"};
-  std::string kvd_binary;  // server/kvd of the build directory
+  bool stale_reads = false;  // RegisterOptions::serializable_reads
+  std::string kvd_binary;    // server/kvd of the build directory
   int election_timeout_ms = 500;
   int heartbeat_interval_ms = 50;
   std::string keep_dir;     // where failing runs leave their evidence
