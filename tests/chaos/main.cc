@@ -99,7 +99,9 @@ int main(int argc, char** argv) {
     if (!known) return Usage("unknown nemesis " + family);
   }
   for (const std::string& w : config.workloads) {
-    if (w != "register" && w != "ledger") return Usage("unknown workload " + w);
+    if (w != "register" && w != "ledger" && w != "watch") {
+      return Usage("unknown workload " + w);
+    }
   }
   const char* build = std::getenv("KVD_BUILD_DIR");
   if (build == nullptr) return Usage("KVD_BUILD_DIR is not set");

@@ -12,6 +12,7 @@
 #include "tests/chaos/ledger_workload.h"
 #include "tests/chaos/nemesis.h"
 #include "tests/chaos/register_workload.h"
+#include "tests/chaos/watch_workload.h"
 #include "tests/chaos/workload.h"
 #include "tests/harness/cluster.h"
 
@@ -29,6 +30,7 @@ std::vector<std::unique_ptr<Workload>> MakeWorkloads(const RunConfig& config) {
   if (config.workloads.contains("ledger")) {
     out.push_back(std::make_unique<LedgerWorkload>(config.members));
   }
+  if (config.workloads.contains("watch")) out.push_back(std::make_unique<WatchWorkload>());
   return out;
 }
 
