@@ -30,6 +30,10 @@ uint64_t LedgerWorkload::acknowledged() const {
   return n;
 }
 
+std::string LedgerWorkload::Summary() const {
+  return absl::StrCat("ledger ", acknowledged(), " acknowledged");
+}
+
 void LedgerWorkload::Client(int index, const RunContext& ctx) {
   std::mt19937_64 rng(ctx.seed * 7919 + static_cast<uint64_t>(index));
   auto kv = etcdserverpb::KV::NewStub(MemberChannel(ctx.endpoints[index % ctx.endpoints.size()]));

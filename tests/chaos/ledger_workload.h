@@ -31,6 +31,7 @@ class LedgerWorkload : public Workload {
   void WriteArtifacts(const std::string& dir) const override;
   uint64_t ops() const override { return ops_.load(); }
   uint64_t acknowledged() const;
+  std::string Summary() const override;
 
  private:
   struct Write {

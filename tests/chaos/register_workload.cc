@@ -131,6 +131,14 @@ std::vector<std::string> RegisterWorkload::Check(const RunContext&) {
   return anomalies;
 }
 
+std::string RegisterWorkload::Summary() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t indeterminate = 0;
+  for (const lin::Operation& op : history_) indeterminate += op.Indeterminate() ? 1 : 0;
+  return absl::StrCat("register ", history_.size(), " ops recorded (", indeterminate,
+                      " indeterminate, ", unknown_keys_, " keys unknown)");
+}
+
 void RegisterWorkload::WriteArtifacts(const std::string& dir) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::ofstream(dir + "/register-history.txt") << lin::FormatHistory(history_);

@@ -38,6 +38,7 @@ class RegisterWorkload : public Workload {
   std::vector<std::string> Check(const RunContext& ctx) override;
   void WriteArtifacts(const std::string& dir) const override;
   uint64_t ops() const override { return ops_.load(); }
+  std::string Summary() const override;
 
   // After Check: keys whose search ran out of budget (never counted as anomalies).
   size_t unknown_keys() const { return unknown_keys_; }

@@ -114,8 +114,10 @@ RunResult RunOnce(const RunConfig& config, NetworkLab* network, int index, uint6
 
   std::string faults;
   for (const auto& [kind, n] : result.faults) absl::StrAppend(&faults, " ", kind, "=", n);
+  std::string figures;
+  for (const auto& w : workloads) absl::StrAppend(&figures, "; ", w->Summary());
   result.summary = absl::StrCat(result.ops, " ops; faults:", faults.empty() ? " none" : faults,
-                                "; ", convergence);
+                                "; ", convergence, figures);
   if (!result.anomalies.empty()) {
     KeepEvidence(config, index, seed, cluster, nemesis, workloads, &result);
   }

@@ -207,6 +207,16 @@ std::vector<std::string> WatchWorkload::Check(const RunContext& ctx) {
   return anomalies;
 }
 
+std::string WatchWorkload::Summary() const {
+  std::string out = "watch events/reconnects";
+  for (size_t i = 0; i < watchers_.size(); ++i) {
+    std::lock_guard<std::mutex> lock(watchers_[i]->mu);
+    absl::StrAppend(&out, " m", i + 1, "=", watchers_[i]->events.size(), "/",
+                    watchers_[i]->reconnects);
+  }
+  return out;
+}
+
 void WatchWorkload::WriteArtifacts(const std::string& dir) const {
   for (size_t i = 0; i < watchers_.size(); ++i) {
     Watcher& w = *watchers_[i];

@@ -40,6 +40,7 @@ class WatchWorkload : public Workload {
   std::vector<std::string> Check(const RunContext& ctx) override;
   void WriteArtifacts(const std::string& dir) const override;
   uint64_t ops() const override { return ops_.load(); }
+  std::string Summary() const override;
 
  private:
   struct Event {

@@ -66,6 +66,8 @@ class Workload {
   virtual void WriteArtifacts(const std::string& dir) const = 0;
   // Client operations issued so far (answered or not).
   virtual uint64_t ops() const = 0;
+  // A few figures for the run's line, after Check (e.g. "ledger 812 acknowledged").
+  virtual std::string Summary() const = 0;
 };
 
 }  // namespace kvd::chaos
