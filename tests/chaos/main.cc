@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     if (!known) return Usage("unknown nemesis " + family);
   }
   for (const std::string& w : config.workloads) {
-    if (w != "register" && w != "ledger" && w != "watch") {
+    if (w != "register" && w != "ledger" && w != "watch" && w != "lease") {
       return Usage("unknown workload " + w);
     }
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/chaos/convergence.h"
+#include "tests/chaos/lease_workload.h"
 #include "tests/chaos/ledger_workload.h"
 #include "tests/chaos/nemesis.h"
 #include "tests/chaos/register_workload.h"
@@ -29,6 +30,9 @@ std::vector<std::unique_ptr<Workload>> MakeWorkloads(const RunConfig& config) {
   }
   if (config.workloads.contains("ledger")) {
     out.push_back(std::make_unique<LedgerWorkload>(config.members));
+  }
+  if (config.workloads.contains("lease")) {
+    out.push_back(std::make_unique<LeaseWorkload>(config.members));
   }
   if (config.workloads.contains("watch")) out.push_back(std::make_unique<WatchWorkload>());
   return out;
