@@ -8,6 +8,7 @@
 #include "proto/raft_codec.h"
 #include "raft/confchange.h"
 #include "server/errors.h"
+#include "server/lessor.h"
 #include "spdlog/spdlog.h"
 
 namespace kvd::server {
@@ -80,6 +81,7 @@ void Applier::ResetFromStore() {
     }
   }
   if (hooks_.membership) hooks_.membership(membership());
+  if (hooks_.restored) hooks_.restored();
   if (hooks_.applied) hooks_.applied(applied);
 }
 
@@ -127,8 +129,13 @@ void Applier::Run() {
 void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
   const uint64_t applied_before = store_->Applied().index;
   mvcc::BatchOptions batch_options;
-  // Leases arrive with the lease service; until then no lease exists.
-  batch_options.lease_exists = [](int64_t) { return false; };
+  if (hooks_.lessor != nullptr) {
+    batch_options.lease_exists = [lessor = hooks_.lessor](int64_t id) {
+      return lessor->Exists(id);
+    };
+  } else {
+    batch_options.lease_exists = [](int64_t) { return false; };
+  }
   mvcc::ApplyBatch batch = store_->BeginBatch(batch_options);
   std::vector<std::pair<uint64_t, ApplyResult>> results;
   const raft::Entry* last = nullptr;
@@ -157,7 +164,10 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
         membership_changed = true;
         continue;
       }
-      if (e.data.empty()) continue;  // a new leader's no-op
+      if (e.data.empty()) {  // a new leader's no-op
+        if (hooks_.leader_noop) hooks_.leader_noop(e.term);
+        continue;
+      }
       serverpb::Request req;
       if (!req.ParseFromString(e.data)) {
         Fatal(absl::StrCat("decoding the entry at index ", e.index),
@@ -215,6 +225,24 @@ ApplyResult Applier::ApplyRequest(mvcc::ApplyBatch& batch, const serverpb::Reque
       break;
     case serverpb::Request::kCompaction:
       take(batch.Compact(req.compaction()));
+      break;
+    case serverpb::Request::kLeaseGrant:
+      if (hooks_.lessor == nullptr) {
+        result.status = ErrLeaseNotFound();
+        break;
+      }
+      take(hooks_.lessor->Grant(batch, req.lease_grant(), SteadyNow()));
+      break;
+    case serverpb::Request::kLeaseRevoke:
+      if (hooks_.lessor == nullptr) {
+        result.status = ErrLeaseNotFound();
+        break;
+      }
+      take(hooks_.lessor->Revoke(batch, req.lease_revoke().id()));
+      break;
+    case serverpb::Request::kLeaseCheckpoints:
+      if (hooks_.lessor != nullptr) hooks_.lessor->Checkpoint(batch, req.lease_checkpoints());
+      result.revision = batch.CurrentRevision();
       break;
     case serverpb::Request::kMemberAttributes: {
       const serverpb::MemberAttributes& attrs = req.member_attributes();

@@ -36,6 +36,8 @@
 
 namespace kvd::server {
 
+class Lessor;
+
 // Metadata keys the server keeps in the store, written in the same batch as the entries that
 // change them, so they always describe the store's applied index.
 inline constexpr char kMetaMembership[] = "membership";  // serverpb::Membership
@@ -59,6 +61,13 @@ class Applier {
     std::function<void(std::vector<mvcc::RevisionEvents>)> events;
     // The membership changed.
     std::function<void(const serverpb::Membership&)> membership;
+    // Applies lease requests and answers the apply-time lease check of puts (none: no lease
+    // exists, lease requests fail).
+    Lessor* lessor = nullptr;
+    // A leader's empty entry of `term` was applied.
+    std::function<void(raft::Term term)> leader_noop;
+    // ResetFromStore replaced the state machine's state.
+    std::function<void()> restored;
   };
 
   // conf and membership are those in force at the store's applied index.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "server/version.h"
 #include "yaml-cpp/yaml.h"
 
@@ -41,6 +42,21 @@ absl::Status ParseInt(absl::string_view setting, absl::string_view text, Int min
   }
   if (v < min) return Invalid(setting, absl::StrCat("must be at least ", min, ", got ", v));
   *out = v;
+  return absl::OkStatus();
+}
+
+// A duration in Go's notation ("10m", "1.5s", "500ms") of at least `min`, in milliseconds.
+absl::Status ParseDurationMs(absl::string_view setting, absl::string_view text, absl::Duration min,
+                             int64_t* out_ms) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d)) {
+    return Invalid(setting, absl::StrCat("'", text, "' is not a duration such as 500ms, 5s or 10m"));
+  }
+  if (d < min) {
+    return Invalid(setting, absl::StrCat("must be at least ", absl::FormatDuration(min), ", got ",
+                                         absl::FormatDuration(d)));
+  }
+  *out_ms = absl::ToInt64Milliseconds(d);
   return absl::OkStatus();
 }
 
@@ -162,6 +178,18 @@ std::vector<Setting> Settings() {
       {"max-txn-ops", "Most operations allowed in one transaction (default: 128)",
        [](absl::string_view v, ServerConfig& c) {
          return ParseInt("max-txn-ops", v, 1, &c.max_txn_ops);
+       }},
+      {"experimental-watch-progress-notify-interval",
+       "Period of watch progress notifications (default: 10m)",
+       [](absl::string_view v, ServerConfig& c) {
+         return ParseDurationMs("experimental-watch-progress-notify-interval", v,
+                                absl::Milliseconds(100), &c.watch_progress_notify_interval_ms);
+       }},
+      {"experimental-lease-checkpoint-interval",
+       "How often the leader records the remaining TTL of leases through Raft (default: 5s)",
+       [](absl::string_view v, ServerConfig& c) {
+         return ParseDurationMs("experimental-lease-checkpoint-interval", v,
+                                absl::Milliseconds(100), &c.lease_checkpoint_interval_ms);
        }},
       {"log-level", "debug, info, warn or error (default: info)",
        [](absl::string_view v, ServerConfig& c) {

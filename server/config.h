@@ -53,6 +53,12 @@ struct ServerConfig {
   int64_t quota_backend_bytes = int64_t{2} << 30;
   int64_t max_request_bytes = 1572864;  // 1.5 MiB
   int max_txn_ops = 128;
+  // Period of watch progress notifications (etcd's
+  // --experimental-watch-progress-notify-interval; at least 100 ms).
+  int64_t watch_progress_notify_interval_ms = 10 * 60 * 1000;
+  // How often the leader checkpoints the remaining TTL of every lease through Raft, bounding
+  // how much longer a lease may live after a change of leader.
+  int64_t lease_checkpoint_interval_ms = 5000;
   std::string log_level = "info";  // debug | info | warn | error
 };
 

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +11,10 @@
 #include "server/cluster_service.h"
 #include "server/errors.h"
 #include "server/kv_service.h"
+#include "server/lease_forwarding_service.h"
+#include "server/lease_service.h"
 #include "server/maintenance_service.h"
+#include "server/watch_service.h"
 #include "spdlog/spdlog.h"
 
 namespace kvd::server {
@@ -75,17 +79,65 @@ absl::Status Server::Init() {
   waits_ = std::make_unique<WaitRegistry>();
   readers_ = std::make_unique<Executor>(4);
 
+  // Leases (reloaded from the store) and watchers.
+  const int election_ticks = std::max(2, config_.election_timeout_ms / config_.heartbeat_interval_ms);
+  LessorOptions lessor_options;
+  // etcd's minimum TTL: 1.5 election timeouts (in ticks), rounded up to whole seconds.
+  lessor_options.min_ttl_seconds =
+      (int64_t{3} * election_ticks / 2 * config_.heartbeat_interval_ms + 999) / 1000;
+  lessor_options.checkpoint_interval = absl::Milliseconds(config_.lease_checkpoint_interval_ms);
+  lessor_options.promotion_grace = absl::Milliseconds(config_.election_timeout_ms);
+  auto propose_quietly = [this](serverpb::Request req) {
+    Propose(std::move(req), [](ApplyResult) {});  // retried by the lessor if it did not apply
+  };
+  lessor_ = std::make_unique<Lessor>(
+      lessor_options,
+      LessorHooks{
+          .propose_revoke =
+              [propose_quietly](int64_t id) {
+                serverpb::Request req;
+                req.mutable_lease_revoke()->set_id(id);
+                propose_quietly(std::move(req));
+              },
+          .propose_checkpoints =
+              [propose_quietly](serverpb::LeaseCheckpoints checkpoints) {
+                serverpb::Request req;
+                *req.mutable_lease_checkpoints() = std::move(checkpoints);
+                propose_quietly(std::move(req));
+              },
+      });
+  if (absl::Status st = lessor_->Recover(*member_.store, SteadyNow()); !st.ok()) return st;
+  WatchHub::Options hub_options;
+  hub_options.progress_interval = absl::Milliseconds(config_.watch_progress_notify_interval_ms);
+  watch_hub_ = std::make_unique<WatchHub>(member_.store.get(), hub_options);
+  lease_router_ = std::make_unique<LeaseRouter>(this);
+
   Applier::Hooks applier_hooks{
       .waits = waits_.get(),
       .compact_log = [this](raft::Index index,
                             raft::ConfState conf) { raft_->CompactLog(index, std::move(conf)); },
       .applied = [this](uint64_t applied) { reads_->OnApplied(applied); },
-      .events = nullptr,
+      .events =
+          [this](std::vector<mvcc::RevisionEvents> revisions) {
+            watch_hub_->Notify(std::move(revisions));
+          },
       .membership =
           [this](const serverpb::Membership& m) {
             for (const serverpb::Member& peer : m.members()) {
               if (peer.id() != member_id_) transport_->AddPeer(peer.id(), PeerHostPort(peer));
             }
+          },
+      .lessor = lessor_.get(),
+      .leader_noop = [this](raft::Term term) { lessor_->LeaderNoopApplied(term, SteadyNow()); },
+      .restored =
+          [this] {
+            if (absl::Status st = lessor_->Recover(*member_.store, SteadyNow()); !st.ok()) {
+              spdlog::critical("reloading leases from the installed snapshot failed: {}",
+                               st.ToString());
+              spdlog::shutdown();
+              std::_Exit(EXIT_FAILURE);
+            }
+            watch_hub_->Restore();
           },
   };
   applier_ = std::make_unique<Applier>(
@@ -143,6 +195,7 @@ absl::Status Server::Init() {
           [this](const raft::SoftState& soft, raft::Term term) {
             leader_.store(soft.leader);
             term_.store(term);
+            lessor_->LeadershipChanged(soft.role == raft::Role::kLeader, term);
           },
       .conf_changed =
           [this](const raft::ConfChange& cc, const raft::ConfState&) {
@@ -174,6 +227,8 @@ absl::Status Server::Init() {
                                grpc::InsecureServerCredentials(), &ports[i]);
     }
     builder.RegisterService(transport_->service());
+    lease_forwarding_ = std::make_unique<LeaseForwardingService>(this, lease_router_.get());
+    builder.RegisterService(lease_forwarding_.get());
     // gRPC sets SO_REUSEPORT by default: two processes could then share a port unnoticed.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(-1);
@@ -191,6 +246,17 @@ absl::Status Server::Init() {
     services_.push_back(std::make_unique<KvService>(this));
     services_.push_back(std::make_unique<ClusterService>(this));
     services_.push_back(std::make_unique<MaintenanceService>(this));
+    auto watch = std::make_unique<WatchService>(
+        this, watch_hub_.get(),
+        WatchService::Options{.outbox = {},
+                              .max_response_bytes =
+                                  static_cast<size_t>(config_.max_request_bytes) +
+                                  kGrpcOverheadBytes});
+    watch_service_ = watch.get();
+    services_.push_back(std::move(watch));
+    auto lease = std::make_unique<LeaseService>(this, lease_router_.get());
+    lease_service_ = lease.get();
+    services_.push_back(std::move(lease));
     grpc::ServerBuilder builder;
     std::vector<int> ports(config_.listen_client_urls.size());
     for (size_t i = 0; i < ports.size(); ++i) {
@@ -212,6 +278,9 @@ absl::Status Server::Init() {
     }
   }
 
+  watch_hub_->Start();
+  lessor_->Start();
+  lease_router_->Start();
   applier_->Start();
   raft_->Start();
   publisher_ = std::thread([this] { PublishAttributes(); });
@@ -257,12 +326,17 @@ void Server::Stop() {
   if (stopped_) return;
   stopped_ = true;
   stopping_.store(true);
+  if (lessor_) lessor_->Stop();
+  // Long-lived streams end now, or the listener's shutdown below would wait for them.
+  if (watch_service_) watch_service_->Shutdown();
+  if (lease_service_) lease_service_->Shutdown();
   if (client_server_) {
     if (auto* health = client_server_->GetHealthCheckService()) health->Shutdown();
     // Stop accepting; requests in flight finish through Raft and the apply path, which still run.
     client_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
   if (publisher_.joinable()) publisher_.join();
+  if (lease_router_) lease_router_->Stop();
   if (raft_) raft_->Stop();
   if (transport_) transport_->Stop();
   if (peer_server_) peer_server_->Shutdown(std::chrono::system_clock::now());
@@ -270,6 +344,7 @@ void Server::Stop() {
   // The Raft loop (read states) and the applier (applied index) call into reads_: it goes only
   // once both have stopped. Its destructor fails the reads still waiting.
   if (reads_) reads_.reset();
+  if (watch_hub_) watch_hub_->Stop();
   if (waits_) waits_->FailAll(ErrStopped());
   readers_.reset();
   if (client_server_) client_server_->Wait();
@@ -334,6 +409,22 @@ absl::Status Server::MoveLeader(raft::NodeId transferee, absl::Time deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return ErrTimeout();
+}
+
+int64_t Server::NewLeaseId() {
+  int64_t id = 0;
+  while (id == 0) id = static_cast<int64_t>(ids_->Next() & ((uint64_t{1} << 63) - 1));
+  return id;
+}
+
+absl::StatusOr<std::vector<std::string>> Server::KeysWithLease(int64_t id) {
+  std::vector<std::string> keys;
+  absl::Status st = applier_->RunOnApplyThread([this, id, &keys] {
+    keys = member_.store->KeysWithLease(id);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return keys;
 }
 
 absl::Status Server::DefragmentStore() {

@@ -32,14 +32,20 @@
 #include "server/bootstrap.h"
 #include "server/config.h"
 #include "server/executor.h"
+#include "server/lease_router.h"
+#include "server/lessor.h"
 #include "server/linearizable_reads.h"
 #include "server/raft_loop.h"
 #include "server/snapshot_images.h"
 #include "server/transport.h"
 #include "server/wait.h"
+#include "server/watch_hub.h"
 #include "serverpb/request.pb.h"
 
 namespace kvd::server {
+
+class LeaseService;
+class WatchService;
 
 class Server {
  public:
@@ -84,6 +90,13 @@ class Server {
   absl::Status DefragmentStore();
   absl::Time request_deadline() const { return absl::Now() + request_timeout_; }
 
+  Lessor& lessor() { return *lessor_; }
+  WatchHub& watch_hub() { return *watch_hub_; }
+  // A fresh positive lease ID (for grants that name none).
+  int64_t NewLeaseId();
+  // The keys attached to lease id, from the applied state (waits for the apply thread).
+  absl::StatusOr<std::vector<std::string>> KeysWithLease(int64_t id);
+
  private:
   explicit Server(ServerConfig config);
   absl::Status Init();
@@ -105,6 +118,12 @@ class Server {
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
   std::unique_ptr<LinearizableReads> reads_;
+  std::unique_ptr<Lessor> lessor_;
+  std::unique_ptr<WatchHub> watch_hub_;
+  std::unique_ptr<LeaseRouter> lease_router_;
+  std::unique_ptr<grpc::Service> lease_forwarding_;
+  WatchService* watch_service_ = nullptr;  // in services_
+  LeaseService* lease_service_ = nullptr;  // in services_
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> peer_server_;
   std::unique_ptr<grpc::Server> client_server_;

@@ -7,6 +7,7 @@ KvClient::KvClient(const std::string& endpoint, std::chrono::milliseconds timeou
   auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
   kv_ = etcdserverpb::KV::NewStub(channel);
   maintenance_ = etcdserverpb::Maintenance::NewStub(channel);
+  lease_ = etcdserverpb::Lease::NewStub(channel);
 }
 
 void KvClient::Prepare(grpc::ClientContext* ctx) const {
@@ -72,6 +73,53 @@ grpc::Status KvClient::HashKV(int64_t revision, etcdserverpb::HashKVResponse* re
   etcdserverpb::HashKVRequest req;
   req.set_revision(revision);
   return maintenance_->HashKV(&ctx, req, resp);
+}
+
+grpc::Status KvClient::LeaseGrant(int64_t ttl, int64_t id,
+                                  etcdserverpb::LeaseGrantResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  etcdserverpb::LeaseGrantRequest req;
+  req.set_ttl(ttl);
+  req.set_id(id);
+  return lease_->LeaseGrant(&ctx, req, resp);
+}
+
+grpc::Status KvClient::LeaseRevoke(int64_t id, etcdserverpb::LeaseRevokeResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  etcdserverpb::LeaseRevokeRequest req;
+  req.set_id(id);
+  etcdserverpb::LeaseRevokeResponse local;
+  return lease_->LeaseRevoke(&ctx, req, resp != nullptr ? resp : &local);
+}
+
+grpc::Status KvClient::LeaseTimeToLive(int64_t id, bool keys,
+                                       etcdserverpb::LeaseTimeToLiveResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  etcdserverpb::LeaseTimeToLiveRequest req;
+  req.set_id(id);
+  req.set_keys(keys);
+  return lease_->LeaseTimeToLive(&ctx, req, resp);
+}
+
+grpc::Status KvClient::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  return lease_->LeaseLeases(&ctx, etcdserverpb::LeaseLeasesRequest(), resp);
+}
+
+grpc::Status KvClient::PutWithLease(const std::string& key, const std::string& value,
+                                    int64_t lease, etcdserverpb::PutResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  etcdserverpb::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_lease(lease);
+  etcdserverpb::PutResponse local;
+  return kv_->Put(&ctx, req, resp != nullptr ? resp : &local);
 }
 
 }  // namespace kvd::testing

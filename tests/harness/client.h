@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,12 +31,22 @@ class KvClient {
   grpc::Status Status(etcdserverpb::StatusResponse* resp);
   grpc::Status HashKV(int64_t revision, etcdserverpb::HashKVResponse* resp);
 
+  // Leases. LeaseGrant with id 0 lets the server choose the ID.
+  grpc::Status LeaseGrant(int64_t ttl, int64_t id, etcdserverpb::LeaseGrantResponse* resp);
+  grpc::Status LeaseRevoke(int64_t id, etcdserverpb::LeaseRevokeResponse* resp = nullptr);
+  grpc::Status LeaseTimeToLive(int64_t id, bool keys, etcdserverpb::LeaseTimeToLiveResponse* resp);
+  grpc::Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp);
+  // A put attached to lease.
+  grpc::Status PutWithLease(const std::string& key, const std::string& value, int64_t lease,
+                            etcdserverpb::PutResponse* resp = nullptr);
+
  private:
   void Prepare(grpc::ClientContext* ctx) const;
 
   std::chrono::milliseconds timeout_;
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
 };
 
 }  // namespace kvd::testing

@@ -8,7 +8,9 @@
 // wiped. Every wait has a deadline; nothing sleeps a fixed time.
 //
 // The kvd binary is $KVD_BUILD_DIR/server/kvd (ctest sets KVD_BUILD_DIR), or
-// ClusterOptions::kvd_binary. Not thread-safe: one test thread drives a Cluster.
+// ClusterOptions::kvd_binary — which may also be Debian's etcd (/usr/bin/etcd): it takes the same
+// flags, so the same harness runs the reference cluster of compatibility tests and benchmarks.
+// Not thread-safe: one test thread drives a Cluster.
 #pragma once
 
 #include <sys/types.h>
