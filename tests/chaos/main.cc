@@ -1,7 +1,8 @@
 // kvd-chaos: the fault-injection suite of the real cluster (docs/chaos.md).
 //
 //   kvd-chaos --runs N --duration SECONDS [--seed S] [--nemesis kill,pause,restart,partition]
-//             [--workloads register,ledger] [--keep DIR] [--netns-prefix P] [--stale-reads 1]
+//             [--workloads register,ledger,watch,lease] [--keep DIR] [--netns-prefix P]
+//             [--stale-reads 1]
 //
 // --stale-reads 1 makes the register's reads serializable (answered from one member's state, not
 // linearizable): a check of the checks, which must then report anomalies under partitions.
@@ -35,7 +36,8 @@ void RequestStop(int) { stop_requested = true; }
 int Usage(const std::string& problem) {
   fprintf(stderr,
           "kvd-chaos: %s\nusage: kvd-chaos --runs N --duration SECONDS [--seed S] "
-          "[--nemesis kill,pause,restart,partition] [--workloads register,ledger] [--keep DIR] "
+          "[--nemesis kill,pause,restart,partition] [--workloads register,ledger,watch,lease] "
+          "[--keep DIR] "
           "[--netns-prefix P] [--stale-reads 1]\n",
           problem.c_str());
   return 2;
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
   int duration_s = 20;
   uint64_t seed = std::random_device()() % 1000000;
   std::string nemesis = "kill,pause,restart,partition";
-  std::string workloads = "register,ledger";
+  std::string workloads = "register,ledger,watch,lease";
   std::string keep = "/tmp/kvd-chaos-failures";
   std::string prefix = absl::StrCat("kvdchaos", getpid());
   bool stale_reads = false;

@@ -18,7 +18,7 @@ struct RunConfig {
   int members = 3;
   absl::Duration duration = absl::Seconds(20);
   std::set<std::string> nemesis = {"kill", "pause", "restart", "partition"};
-  std::set<std::string> workloads = {"register", "ledger"};
+  std::set<std::string> workloads = {"register", "ledger", "watch", "lease"};
   bool stale_reads = false;  // RegisterOptions::serializable_reads
   std::string kvd_binary;    // server/kvd of the build directory
   int election_timeout_ms = 500;
