@@ -2,10 +2,11 @@
 // lease (TTL 3 s), puts two keys bound to it, keeps it alive for 1-3 s over a LeaseKeepAlive
 // stream while reading its keys back, then either revokes it or lets it expire (stops the
 // keep-alives). Checks:
-//   - keys vanish only after revoke or expiry: a linearizable read that started after the key's
-//     put was acknowledged, before the revoke was sent, and more than a margin before the last
-//     acknowledged keep-alive's send time + TTL must find the key (the lease cannot have expired
-//     then: the leader renewed it no earlier than that send);
+//   - keys vanish only after revoke or expiry: the lease cannot expire before alive_until, the
+//     latest of (grant call + TTL) and (send time of an acknowledged keep-alive + TTL), since the
+//     leader granted or renewed it no earlier than those calls. A linearizable read called after
+//     the key's put was acknowledged and answered more than a margin before alive_until must find
+//     the key; a keep-alive answered that early must not find the lease gone (TTL 0);
 //   - and always then: after heal, every key of every lease (revoked, expired, or whose revoke
 //     got no answer and which therefore expires) is gone from every member within TTL + 10 s.
 #pragma once
