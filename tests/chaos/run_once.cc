@@ -16,6 +16,7 @@
 #include "tests/chaos/watch_workload.h"
 #include "tests/chaos/workload.h"
 #include "tests/harness/cluster.h"
+#include "tests/harness/subprocess.h"
 
 namespace kvd::chaos {
 namespace {
@@ -38,9 +39,23 @@ std::vector<std::unique_ptr<Workload>> MakeWorkloads(const RunConfig& config) {
   return out;
 }
 
+// Every thread's stack of each running member, taken with gdb (empty without it): the evidence
+// for a member that is stuck, taken while it is.
+std::vector<std::string> CaptureStacks(testing::Cluster* cluster) {
+  std::vector<std::string> stacks(cluster->size());
+  for (int i = 0; i < cluster->size(); ++i) {
+    if (!cluster->IsRunning(i)) continue;
+    testing::CommandResult r = testing::RunCommand(
+        {"gdb", "-p", absl::StrCat(cluster->member(i).pid), "-batch", "-ex", "thread apply all bt"},
+        "", absl::Seconds(60));
+    stacks[i] = r.out + r.err;
+  }
+  return stacks;
+}
+
 void KeepEvidence(const RunConfig& config, int index, uint64_t seed, testing::Cluster* cluster,
                   const Nemesis& nemesis, const std::vector<std::unique_ptr<Workload>>& workloads,
-                  RunResult* result) {
+                  const std::vector<std::string>& stacks, RunResult* result) {
   const std::string dir = absl::StrCat(config.keep_dir, "/run-", index, "-seed-", seed);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -50,6 +65,9 @@ void KeepEvidence(const RunConfig& config, int index, uint64_t seed, testing::Cl
   for (int i = 0; i < cluster->size(); ++i) {
     fs::copy_file(cluster->member(i).log_path, absl::StrCat(dir, "/m", i + 1, ".log"),
                   fs::copy_options::overwrite_existing, ec);
+    if (i < static_cast<int>(stacks.size()) && !stacks[i].empty()) {
+      std::ofstream(absl::StrCat(dir, "/m", i + 1, "-stacks.txt")) << stacks[i];
+    }
   }
   std::ofstream(dir + "/replay.txt") << "seed " << seed << "\n"
                                      << config.replay_base << " --runs 1 --seed " << seed << "\n";
@@ -106,9 +124,10 @@ RunResult RunOnce(const RunConfig& config, NetworkLab* network, int index, uint6
   for (auto& w : workloads) w->Stop();
 
   std::string convergence;
-  for (std::string& a : CheckConvergence(cluster, ctx, &convergence)) {
-    result.anomalies.push_back(std::move(a));
-  }
+  std::vector<std::string> stacks;
+  std::vector<std::string> not_converged = CheckConvergence(cluster, ctx, &convergence);
+  if (!not_converged.empty()) stacks = CaptureStacks(cluster);
+  for (std::string& a : not_converged) result.anomalies.push_back(std::move(a));
   for (auto& w : workloads) {
     for (std::string& a : w->Check(ctx)) result.anomalies.push_back(std::move(a));
     result.ops += w->ops();
@@ -123,7 +142,7 @@ RunResult RunOnce(const RunConfig& config, NetworkLab* network, int index, uint6
   result.summary = absl::StrCat(result.ops, " ops; faults:", faults.empty() ? " none" : faults,
                                 "; ", convergence, figures);
   if (!result.anomalies.empty()) {
-    KeepEvidence(config, index, seed, cluster, nemesis, workloads, &result);
+    KeepEvidence(config, index, seed, cluster, nemesis, workloads, stacks, &result);
   }
   return result;
 }
