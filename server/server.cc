@@ -336,11 +336,13 @@ void Server::Stop() {
   }
   if (publisher_.joinable()) publisher_.join();
   if (lease_router_) lease_router_->Stop();
-  if (reads_) reads_.reset();
   if (raft_) raft_->Stop();
   if (transport_) transport_->Stop();
   if (peer_server_) peer_server_->Shutdown(std::chrono::system_clock::now());
   if (applier_) applier_->Stop();
+  // The Raft loop (read states) and the applier (applied index) call into reads_: it goes only
+  // once both have stopped. Its destructor fails the reads still waiting.
+  if (reads_) reads_.reset();
   if (watch_hub_) watch_hub_->Stop();
   if (waits_) waits_->FailAll(ErrStopped());
   readers_.reset();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -88,11 +89,12 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) 
   for (int i = 0; i < c->options_.size; ++i) {
     MemberInfo m;
     m.name = absl::StrCat("m", i + 1);
+    if (i < static_cast<int>(c->options_.member_hosts.size())) m.host = c->options_.member_hosts[i];
     m.client_port = ports[2 * i];
     m.peer_port = ports[2 * i + 1];
     m.data_dir = absl::StrCat(c->dir_, "/", m.name, ".kvd");
     m.log_path = absl::StrCat(c->dir_, "/", m.name, ".log");
-    entries.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+    entries.push_back(absl::StrCat(m.name, "=http://", m.host, ":", m.peer_port));
     c->members_.push_back(std::move(m));
   }
   c->initial_cluster_ = absl::StrJoin(entries, ",");
@@ -124,8 +126,8 @@ Cluster::~Cluster() {
 
 std::vector<std::string> Cluster::Args(int i) const {
   const MemberInfo& m = members_[i];
-  const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
-  const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
+  const std::string client = absl::StrCat("http://", m.host, ":", m.client_port);
+  const std::string peer = absl::StrCat("http://", m.host, ":", m.peer_port);
   std::vector<std::string> args = {
       options_.kvd_binary,
       "--name",
@@ -165,12 +167,22 @@ absl::Status Cluster::Launch(int i) {
   argv.push_back(nullptr);
   const int log = open(m.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) return absl::InternalError(absl::StrCat("cannot open ", m.log_path));
+  int netns = -1;
+  if (i < static_cast<int>(options_.member_netns.size()) && !options_.member_netns[i].empty()) {
+    netns = open(options_.member_netns[i].c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns < 0) {
+      close(log);
+      return absl::InternalError(absl::StrCat("cannot open ", options_.member_netns[i]));
+    }
+  }
   const pid_t pid = fork();
   if (pid < 0) {
     close(log);
+    if (netns >= 0) close(netns);
     return absl::InternalError("fork failed");
   }
   if (pid == 0) {
+    if (netns >= 0 && setns(netns, CLONE_NEWNET) != 0) _exit(126);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
     // Members die with the test process, whatever ends it.
@@ -179,13 +191,14 @@ absl::Status Cluster::Launch(int i) {
     _exit(127);
   }
   close(log);
+  if (netns >= 0) close(netns);
   m.pid = pid;
   m.paused = false;
   return absl::OkStatus();
 }
 
 std::string Cluster::ClientEndpoint(int i) const {
-  return absl::StrCat("127.0.0.1:", members_[i].client_port);
+  return absl::StrCat(members_[i].host, ":", members_[i].client_port);
 }
 
 std::vector<std::string> Cluster::ClientEndpoints() const {

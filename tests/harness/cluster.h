@@ -37,11 +37,18 @@ struct ClusterOptions {
   // Keep the data directories and logs after the test (also when KVD_KEEP_CLUSTER=1).
   bool keep = false;
   absl::Duration start_timeout = absl::Seconds(30);
+  // Per member (empty: every member on 127.0.0.1 in the test's own network namespace): the
+  // address member i listens on and advertises, and the network namespace it runs in (a path
+  // such as /var/run/netns/NAME, entered with setns before exec; "" for none). The test process
+  // must be able to reach every member_hosts address. Used by the chaos suite to cut links.
+  std::vector<std::string> member_hosts;
+  std::vector<std::string> member_netns;
 };
 
 struct MemberInfo {
   std::string name;
-  uint64_t id = 0;  // as the member reports it, 0 until known
+  std::string host = "127.0.0.1";  // the address the member listens on
+  uint64_t id = 0;                 // as the member reports it, 0 until known
   int client_port = 0;
   int peer_port = 0;
   std::string data_dir;
@@ -59,7 +66,7 @@ class Cluster {
   const MemberInfo& member(int i) const { return members_[i]; }
   const std::string& dir() const { return dir_; }
 
-  // "127.0.0.1:port" of member i's client listener, and all of them.
+  // "host:port" of member i's client listener, and all of them.
   std::string ClientEndpoint(int i) const;
   std::vector<std::string> ClientEndpoints() const;
 
