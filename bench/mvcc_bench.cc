@@ -1,13 +1,18 @@
 // mvcc_bench: throughput of the MVCC store's operations as the server's apply thread and gRPC
 // threads would drive them, and its size on disk.
 //
-//   mvcc_bench [--keys N] [--dir DIR]
+//   mvcc_bench [--keys N] [--dir DIR] [--delete-range-only]
 //
 // Loads N keys (default 1,000,000; 64-byte keys, 256-byte random values, so values do not
 // compress) with puts batched 100 per ApplyBatch, then measures puts, single-key ranges, ranges
 // over a 1,000-key prefix, and txns (compare + put), each batched 100 per ApplyBatch and
 // unbatched (one per batch) where it writes. Size: bytes of live SST files after a full RocksDB
 // compaction, divided by N; memory: resident set growth while loading, divided by N.
+//
+// Delete-range: in a fresh store, puts 100,000 and then 240,000 keys under one prefix (the
+// shape `etcdctl check perf` leaves behind, 1,000 puts per ApplyBatch) and times the one
+// DeleteRange of that prefix: the request applied in its batch, then the batch's Commit. With
+// --delete-range-only only this part runs.
 #include <unistd.h>
 
 #include <chrono>
@@ -115,21 +120,84 @@ struct Bench {
   }
 };
 
+// Puts `count` keys under one prefix, then deletes the prefix in one request; prints the times.
+void DeleteRangeCase(const std::string& dir, uint64_t count, const kvd::mvcc::BatchOptions& bo,
+                     const char* label) {
+  std::filesystem::remove_all(dir);
+  auto opened = Store::Open(dir, StoreOptions{});
+  Die(opened.status(), "open");
+  Store& store = **opened;
+  Bench bench{store, 0};
+  const std::string prefix = "/etcdctl-check-perf/";
+  bench.Writes(count, 1000, [&](ApplyBatch& b, uint64_t i) {
+    etcdserverpb::PutRequest p;
+    char id[24];
+    std::snprintf(id, sizeof(id), "%016llx",
+                  static_cast<unsigned long long>(i * 0x9e3779b97f4a7c15ULL));
+    p.set_key(prefix + id);
+    p.set_value(Value(bench.rng));
+    if (!b.Put(p).ok()) std::exit(1);
+  });
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key(prefix);
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  del.set_range_end(end);
+  auto t0 = Clock::now();
+  double c0 = ProcessCpu();
+  ApplyBatch b = store.BeginBatch(bo);
+  auto resp = b.DeleteRange(del);
+  if (!resp.ok() || resp->deleted() != static_cast<int64_t>(count)) {
+    std::fprintf(stderr, "delete-range: %s\n",
+                 resp.ok() ? "wrong count" : resp.status().ToString().c_str());
+    std::exit(1);
+  }
+  auto t1 = Clock::now();
+  Die(b.Commit(++bench.index, 1), "commit");
+  auto t2 = Clock::now();
+  double cpu = ProcessCpu() - c0;
+  std::printf(
+      "delete-range of a %7llu-key prefix, %-22s %8.3f s (apply %.3f s, commit %.3f s; "
+      "%.3f CPU-s)\n",
+      static_cast<unsigned long long>(count), label, Seconds(t0, t2), Seconds(t0, t1),
+      Seconds(t1, t2), cpu);
+  opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
+void DeleteRangeCases(const std::string& dir) {
+  kvd::mvcc::BatchOptions with_prev;
+  kvd::mvcc::BatchOptions without_prev;
+  without_prev.events_with_prev_kv = false;
+  for (uint64_t count : {uint64_t{100000}, uint64_t{240000}}) {
+    DeleteRangeCase(dir + "/delete-range", count, with_prev, "events with prev_kv:");
+    DeleteRangeCase(dir + "/delete-range", count, without_prev, "events without prev_kv:");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t keys = 1000000;
   std::string dir;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool delete_range_only = false;
+  for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--keys") keys = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--dir") dir = argv[i + 1];
+    if (flag == "--delete-range-only") delete_range_only = true;
+    if (i + 1 >= argc) continue;
+    if (flag == "--keys") keys = std::strtoull(argv[++i], nullptr, 10);
+    if (flag == "--dir") dir = argv[++i];
   }
   keys = std::max<uint64_t>(keys / kKeysPerPrefix * kKeysPerPrefix, kKeysPerPrefix);
   bool own_dir = dir.empty();
   if (own_dir) {
     std::string tmpl = "/tmp/kvd-mvcc-bench-XXXXXX";
     dir = mkdtemp(tmpl.data());
+  }
+  if (delete_range_only) {
+    DeleteRangeCases(dir);
+    if (own_dir) std::filesystem::remove_all(dir);
+    return 0;
   }
   StoreOptions options;  // the defaults the server uses: RocksDB WAL off, 64 MiB memtables/cache
   long rss0 = RssBytes();
@@ -234,6 +302,8 @@ int main(int argc, char** argv) {
       "cache)\n",
       static_cast<double>(rss1 - rss0) / keys);
   opened->reset();
+  std::printf("\n");
+  DeleteRangeCases(dir);
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;
 }

@@ -83,15 +83,15 @@ absl::StatusOr<ConfState> ApplyChangeToConfState(const ConfState& cs, const Conf
       break;
     case ConfChangeType::kAddLearnerNode:
       if (Contains(out.voters, id)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("node ", id, " is a voter; adding it as a learner would demote it"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "node ", absl::Hex(id), " is a voter; adding it as a learner would demote it"));
       }
       if (!Contains(out.learners, id)) out.learners.push_back(id);
       break;
     case ConfChangeType::kRemoveNode:
       if (Contains(out.voters, id) && out.voters.size() == 1) {
         return absl::InvalidArgumentError(
-            absl::StrCat("removing node ", id, " would leave no voters"));
+            absl::StrCat("removing node ", absl::Hex(id), " would leave no voters"));
       }
       Erase(out.voters, id);
       Erase(out.learners, id);
@@ -104,6 +104,13 @@ absl::StatusOr<ConfState> ApplyChangeToConfState(const ConfState& cs, const Conf
   std::sort(out.learners.begin(), out.learners.end());
   return out;
 }
+
+namespace {
+
+// Node IDs print in hex, as everywhere in kvd's logs (and etcd's).
+void AppendHexId(std::string* out, NodeId id) { absl::StrAppend(out, absl::Hex(id)); }
+
+}  // namespace
 
 std::string DescribeConfChange(const ConfChange& cc) {
   const char* verb = "unknown";
@@ -118,12 +125,12 @@ std::string DescribeConfChange(const ConfChange& cc) {
       verb = "add-learner";
       break;
   }
-  return absl::StrCat(verb, " ", cc.node_id);
+  return absl::StrCat(verb, " ", absl::Hex(cc.node_id));
 }
 
 std::string DescribeConfState(const ConfState& cs) {
-  return absl::StrCat("voters=(", absl::StrJoin(cs.voters, " "), ") learners=(",
-                      absl::StrJoin(cs.learners, " "), ")");
+  return absl::StrCat("voters=(", absl::StrJoin(cs.voters, " ", AppendHexId), ") learners=(",
+                      absl::StrJoin(cs.learners, " ", AppendHexId), ")");
 }
 
 }  // namespace kvd::raft

@@ -35,11 +35,11 @@ std::string DescribeEntries(const std::vector<Entry>& es) {
 }
 
 std::string DescribeHardState(const HardState& hs) {
-  return absl::StrCat("Term:", hs.term, " Vote:", hs.vote, " Commit:", hs.commit);
+  return absl::StrCat("Term:", hs.term, " Vote:", absl::Hex(hs.vote), " Commit:", hs.commit);
 }
 
 std::string DescribeSoftState(const SoftState& ss) {
-  return absl::StrCat("Lead:", ss.leader, " State:", RoleName(ss.role));
+  return absl::StrCat("Lead:", absl::Hex(ss.leader), " State:", RoleName(ss.role));
 }
 
 std::string DescribeSnapshot(const Snapshot& s) {
@@ -50,8 +50,9 @@ std::string DescribeSnapshot(const Snapshot& s) {
 }
 
 std::string DescribeMessage(const Message& m) {
-  std::string out = absl::StrCat(m.from, "->", m.to, " ", MessageTypeName(m.type), " Term:", m.term,
-                                 " Log:", m.log_term, "/", m.index);
+  std::string out =
+      absl::StrCat(absl::Hex(m.from), "->", absl::Hex(m.to), " ", MessageTypeName(m.type),
+                   " Term:", m.term, " Log:", m.log_term, "/", m.index);
   if (m.reject) absl::StrAppend(&out, " Rejected (Hint: ", m.reject_hint, ")");
   if (m.commit != 0) absl::StrAppend(&out, " Commit:", m.commit);
   if (!m.entries.empty()) absl::StrAppend(&out, " Entries:[", DescribeEntries(m.entries), "]");

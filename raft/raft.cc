@@ -101,6 +101,15 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   const InitialState st = c.storage->GetInitialState();
   const Index first = c.storage->FirstIndex();
   const Index last = c.storage->LastIndex();
+  // The membership and the applied floor are taken as of FirstIndex() - 1: that must be where
+  // the snapshot (whose membership InitialState reports) is. A snapshot being made cannot be
+  // checked, and needs not be: it is not installed yet.
+  if (absl::StatusOr<Snapshot> snap = c.storage->GetSnapshot();
+      snap.ok() && snap->metadata.index != first - 1) {
+    return absl::InvalidArgumentError(absl::StrCat("storage: the log starts after index ",
+                                                   first - 1, " but the snapshot is at index ",
+                                                   snap->metadata.index));
+  }
   if (!st.hard_state.IsEmpty()) {
     if (st.hard_state.commit > last) {
       return absl::InvalidArgumentError(absl::StrCat("storage: hard state commit ",
@@ -137,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
 }
 
 void Raft::Log(const std::string& line) const {
-  if (log_sink_) log_sink_(absl::StrCat(id_, " ", line));
+  if (log_sink_) log_sink_(absl::StrCat(absl::Hex(id_), " ", line));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,8 +223,9 @@ void Raft::BecomeFollower(Term term, NodeId lead) {
   Reset(term);
   lead_ = lead;
   role_ = Role::kFollower;
-  Log(absl::StrCat("became follower at term ", term_,
-                   lead_ == kNoNode ? std::string() : absl::StrCat(" (leader ", lead_, ")")));
+  Log(absl::StrCat(
+      "became follower at term ", term_,
+      lead_ == kNoNode ? std::string() : absl::StrCat(" (leader ", absl::Hex(lead_), ")")));
 }
 
 void Raft::BecomePreCandidate() {
@@ -318,7 +328,7 @@ void Raft::Campaign(CampaignType t) {
   for (NodeId to : trk_.voters()) {
     if (to == id_) continue;
     Log(absl::StrCat("[logterm: ", log_.LastTerm(), ", index: ", log_.LastIndex(), "] sent ",
-                     MessageTypeName(vote_type), " request to ", to, " at term ", term));
+                     MessageTypeName(vote_type), " request to ", absl::Hex(to), " at term ", term));
     Message m{.type = vote_type,
               .to = to,
               .term = term,
@@ -338,8 +348,9 @@ void Raft::HandleVoteRequest(const Message& m) {
   // §5.4.1: never for a candidate whose log is less up to date than ours.
   if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
     Log(absl::StrCat("[logterm: ", log_.LastTerm(), ", index: ", log_.LastIndex(),
-                     ", vote: ", vote_, "] cast ", MessageTypeName(m.type), " for ", m.from,
-                     " [logterm: ", m.log_term, ", index: ", m.index, "] at term ", term_));
+                     ", vote: ", absl::Hex(vote_), "] cast ", MessageTypeName(m.type), " for ",
+                     absl::Hex(m.from), " [logterm: ", m.log_term, ", index: ", m.index,
+                     "] at term ", term_));
     // The answer carries the term asked about: for a pre-vote, term_ + 1, which this node does
     // not move to.
     Send(Message{.type = VoteResponseType(m.type), .to = m.from, .term = m.term});
@@ -349,8 +360,9 @@ void Raft::HandleVoteRequest(const Message& m) {
     }
   } else {
     Log(absl::StrCat("[logterm: ", log_.LastTerm(), ", index: ", log_.LastIndex(),
-                     ", vote: ", vote_, "] rejected ", MessageTypeName(m.type), " from ", m.from,
-                     " [logterm: ", m.log_term, ", index: ", m.index, "] at term ", term_));
+                     ", vote: ", absl::Hex(vote_), "] rejected ", MessageTypeName(m.type), " from ",
+                     absl::Hex(m.from), " [logterm: ", m.log_term, ", index: ", m.index,
+                     "] at term ", term_));
     Send(Message{.type = VoteResponseType(m.type), .to = m.from, .term = term_, .reject = true});
   }
 }
@@ -370,11 +382,12 @@ absl::Status Raft::Step(Message m) {
       const bool in_lease =
           check_quorum_ && lead_ != kNoNode && election_elapsed_ < election_timeout_;
       if (!transfer && in_lease) {
-        Log(absl::StrCat("[logterm: ", log_.LastTerm(), ", index: ", log_.LastIndex(),
-                         ", vote: ", vote_, "] ignored ", MessageTypeName(m.type), " from ", m.from,
-                         " [logterm: ", m.log_term, ", index: ", m.index, "] at term ", term_,
-                         ": lease is not expired (remaining ticks: ",
-                         election_timeout_ - election_elapsed_, ")"));
+        Log(absl::StrCat(
+            "[logterm: ", log_.LastTerm(), ", index: ", log_.LastIndex(),
+            ", vote: ", absl::Hex(vote_), "] ignored ", MessageTypeName(m.type), " from ",
+            absl::Hex(m.from), " [logterm: ", m.log_term, ", index: ", m.index, "] at term ", term_,
+            ": lease is not expired (remaining ticks: ", election_timeout_ - election_elapsed_,
+            ")"));
         return absl::OkStatus();
       }
     }
@@ -385,7 +398,7 @@ absl::Status Raft::Step(Message m) {
       // pre-candidate only moves there once a quorum agreed.
     } else {
       Log(absl::StrCat("received ", MessageTypeName(m.type), " with higher term ", m.term, " from ",
-                       m.from, " at term ", term_));
+                       absl::Hex(m.from), " at term ", term_));
       // §5.1: a higher term makes any node a follower in it.
       if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
           m.type == MessageType::kSnap) {
@@ -395,22 +408,28 @@ absl::Status Raft::Step(Message m) {
       }
     }
   } else if (m.term < term_) {
-    if ((check_quorum_ || pre_vote_) &&
-        (m.type == MessageType::kHeartbeat || m.type == MessageType::kApp)) {
+    if (m.type == MessageType::kHeartbeat || m.type == MessageType::kApp ||
+        m.type == MessageType::kSnap) {
       // A leader of an older term that is still sending (it was partitioned away, or this node's
       // term moved while it could not win): answer with our term so it steps down. Without this,
       // with check-quorum or pre-vote a node that raised its term could never rejoin: it ignores
       // the old leader, and its own (pre-)votes are refused while the others hear from that
-      // leader.
-      Send(Message{.type = MessageType::kAppResp, .to = m.from});
+      // leader; and a learner, which never campaigns, would never be heard from at all.
+      // Nothing was accepted, so the answer is a rejection at index 0: should it reach that node
+      // after it became leader again at our term, it cannot pass for an acknowledgement (a
+      // rejection of index 0 is stale to any Progress but one probing from the very start, which
+      // simply probes again).
+      Log(absl::StrCat("rejected ", MessageTypeName(m.type), " from ", absl::Hex(m.from),
+                       " at older term ", m.term, " (current term ", term_, ")"));
+      Send(Message{.type = MessageType::kAppResp, .to = m.from, .reject = true});
     } else if (m.type == MessageType::kPreVote) {
       // Answer so the pre-candidate learns the newer term.
-      Log(absl::StrCat("rejected ", MessageTypeName(m.type), " from ", m.from, " at older term ",
-                       m.term, " (current term ", term_, ")"));
+      Log(absl::StrCat("rejected ", MessageTypeName(m.type), " from ", absl::Hex(m.from),
+                       " at older term ", m.term, " (current term ", term_, ")"));
       Send(Message{.type = MessageType::kPreVoteResp, .to = m.from, .term = term_, .reject = true});
     } else {
-      Log(absl::StrCat("ignored ", MessageTypeName(m.type), " from ", m.from, " at older term ",
-                       m.term, " (current term ", term_, ")"));
+      Log(absl::StrCat("ignored ", MessageTypeName(m.type), " from ", absl::Hex(m.from),
+                       " at older term ", m.term, " (current term ", term_, ")"));
     }
     return absl::OkStatus();
   }

@@ -181,7 +181,8 @@ class Raft {
   Role role_ = Role::kFollower;
   NodeId lead_ = kNoNode;
   ProgressTracker trk_;
-  // Ticks since the last election timeout (a follower: since it last heard from its leader).
+  // Ticks since the last election timeout (a follower: since it last heard from its leader; a
+  // leader: since its last quorum check).
   int election_elapsed_ = 0;
   // Ticks since the last heartbeat broadcast (leader only).
   int heartbeat_elapsed_ = 0;
@@ -189,6 +190,9 @@ class Raft {
   SplitMix64 prng_;
   // The member leadership is being handed to (leader only), or kNoNode.
   NodeId lead_transferee_ = kNoNode;
+  // Ticks since the transfer to lead_transferee_ started (leader only). Separate from
+  // election_elapsed_, which times the quorum checks.
+  int transfer_elapsed_ = 0;
   // Index of the latest conf change entry this leader appended (or, on election, its last index):
   // no other change is accepted until everything up to it is applied.
   Index pending_conf_index_ = 0;

@@ -28,7 +28,7 @@ absl::Status Raft::StepFollower(Message& m) {
       }
       if (disable_proposal_forwarding_) {
         return ErrProposalDropped(
-            absl::StrCat("proposal forwarding is disabled; the leader is ", lead_));
+            absl::StrCat("proposal forwarding is disabled; the leader is ", absl::Hex(lead_)));
       }
       m.to = lead_;
       Send(std::move(m));
@@ -50,7 +50,8 @@ absl::Status Raft::StepFollower(Message& m) {
       return absl::OkStatus();
     case MessageType::kTransferLeader:
       if (lead_ == kNoNode) {
-        Log(absl::StrCat("dropped leader transfer to ", m.from, ": no leader at term ", term_));
+        Log(absl::StrCat("dropped leader transfer to ", absl::Hex(m.from), ": no leader at term ",
+                         term_));
         return absl::OkStatus();
       }
       m.to = lead_;
@@ -59,7 +60,7 @@ absl::Status Raft::StepFollower(Message& m) {
     case MessageType::kTimeoutNow:
       // The leader asks this node to campaign now (leader transfer): no pre-vote, and the others
       // will not refuse it on account of their lease.
-      Log(absl::StrCat("received MsgTimeoutNow from ", m.from,
+      Log(absl::StrCat("received MsgTimeoutNow from ", absl::Hex(m.from),
                        " and starts an election to get leadership"));
       Hup(CampaignType::kTransfer);
       return absl::OkStatus();
@@ -103,7 +104,7 @@ void Raft::HandleAppendEntries(Message& m) {
   const auto [hint_index, hint_term] = log_.FindConflictByTerm(hint_from, prev_term);
   Log(absl::StrCat("[logterm: ", log_.TermOrZero(prev_index), ", index: ", prev_index,
                    "] rejected MsgApp [logterm: ", prev_term, ", index: ", prev_index, "] from ",
-                   m.from));
+                   absl::Hex(m.from)));
   Send(Message{.type = MessageType::kAppResp,
                .to = m.from,
                .log_term = hint_term,
@@ -147,7 +148,8 @@ bool Raft::Restore(Snapshot s) {
                         std::find(cs.learners.begin(), cs.learners.end(), id_) != cs.learners.end();
     // A node joining the cluster may receive a snapshot older than its own addition; it learns
     // of that addition from the log after the snapshot.
-    if (!listed) Log(absl::StrCat("installing a snapshot whose membership does not list ", id_));
+    if (!listed)
+      Log(absl::StrCat("installing a snapshot whose membership does not list ", absl::Hex(id_)));
   }
   const Index index = s.metadata.index;
   const ConfState cs = s.metadata.conf_state;

@@ -21,7 +21,7 @@ void Raft::TickHeartbeat() {
   for (auto& [id, pr] : trk_.progress()) {
     if (pr.state != ProgressState::kSnapshot) continue;
     if (++pr.snapshot_ticks < kSnapshotRetryElectionTimeouts * election_timeout_) continue;
-    Log(absl::StrCat("snapshot to ", id, " unacknowledged after ", pr.snapshot_ticks,
+    Log(absl::StrCat("snapshot to ", absl::Hex(id), " unacknowledged after ", pr.snapshot_ticks,
                      " ticks; assuming it was lost"));
     pr.pending_snapshot = 0;
     pr.BecomeProbe();
@@ -31,15 +31,16 @@ void Raft::TickHeartbeat() {
     if (check_quorum_) {
       Step(Message{.type = MessageType::kCheckQuorum, .from = id_}).IgnoreError();
     }
-    // A transfer that has not finished within an election timeout is abandoned, so the leader
-    // accepts proposals again.
-    if (role_ == Role::kLeader && lead_transferee_ != kNoNode) {
-      Log(absl::StrCat("abandoned leader transfer to ", lead_transferee_,
-                       ": not done within an election timeout"));
-      AbortLeaderTransfer();
-    }
   }
   if (role_ != Role::kLeader) return;
+  // A transfer that has not finished within an election timeout of its start is abandoned, so
+  // the leader accepts proposals again. Its clock is its own: starting a transfer neither
+  // postpones the next quorum check nor inherits the ticks already counted toward it.
+  if (lead_transferee_ != kNoNode && ++transfer_elapsed_ >= election_timeout_) {
+    Log(absl::StrCat("abandoned leader transfer to ", absl::Hex(lead_transferee_),
+                     ": not done within an election timeout"));
+    AbortLeaderTransfer();
+  }
   if (heartbeat_elapsed_ >= heartbeat_timeout_) {
     heartbeat_elapsed_ = 0;
     Step(Message{.type = MessageType::kBeat, .from = id_}).IgnoreError();
@@ -78,13 +79,13 @@ absl::Status Raft::StepLeader(Message& m) {
     case MessageType::kSnapStatus:
     case MessageType::kUnreachable:
       if (pr == nullptr) {
-        return ErrStepRejected(
-            absl::StrCat(MessageTypeName(m.type), " from ", m.from, ", which is not a member"));
+        return ErrStepRejected(absl::StrCat(MessageTypeName(m.type), " from ", absl::Hex(m.from),
+                                            ", which is not a member"));
       }
       break;
     case MessageType::kTransferLeader:
       if (pr == nullptr) {
-        Log(absl::StrCat("ignored leader transfer to ", m.from, ": not a member"));
+        Log(absl::StrCat("ignored leader transfer to ", absl::Hex(m.from), ": not a member"));
         return absl::OkStatus();
       }
       break;
@@ -104,10 +105,10 @@ absl::Status Raft::StepLeader(Message& m) {
     case MessageType::kSnapStatus:
       if (pr->state != ProgressState::kSnapshot) break;
       if (m.reject) {
-        Log(absl::StrCat("snapshot to ", m.from, " failed; will probe again"));
+        Log(absl::StrCat("snapshot to ", absl::Hex(m.from), " failed; will probe again"));
         pr->pending_snapshot = 0;
       } else {
-        Log(absl::StrCat("snapshot to ", m.from, " succeeded; resumed replication"));
+        Log(absl::StrCat("snapshot to ", absl::Hex(m.from), " succeeded; resumed replication"));
       }
       pr->BecomeProbe();
       // Wait for the follower's append response (after a success) or a heartbeat response
@@ -137,7 +138,7 @@ absl::Status Raft::AppendProposal(Message& m) {
   }
   if (lead_transferee_ != kNoNode) {
     return ErrProposalDropped(
-        absl::StrCat("leader transfer to ", lead_transferee_, " is in progress"));
+        absl::StrCat("leader transfer to ", absl::Hex(lead_transferee_), " is in progress"));
   }
   Index conf_at = 0;
   for (size_t k = 0; k < m.entries.size(); ++k) {
@@ -212,7 +213,7 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
     // The entries the follower needs are compacted away: it needs a snapshot. (Nothing else can
     // fail here: next never passes the leader's last index + 1.)
     KVD_CHECK(prev_term.ok() || IsCompacted(prev_term.status()), "term of ", prev_index, " for ",
-              to, ": ", prev_term.status().ToString());
+              absl::Hex(to), ": ", prev_term.status().ToString());
     return MaybeSendSnapshot(to, *pr);
   }
   if (ents->empty() && !send_if_empty) return false;
@@ -230,22 +231,22 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
 
 bool Raft::MaybeSendSnapshot(NodeId to, Progress& pr) {
   if (!pr.recent_active) {
-    Log(absl::StrCat("not sending a snapshot to ", to, ": not recently active"));
+    Log(absl::StrCat("not sending a snapshot to ", absl::Hex(to), ": not recently active"));
     return false;
   }
   absl::StatusOr<Snapshot> snap = log_.GetSnapshot();
   if (!snap.ok()) {
     if (IsSnapshotTemporarilyUnavailable(snap.status())) {
-      Log(absl::StrCat("snapshot for ", to, " is temporarily unavailable; will retry"));
+      Log(absl::StrCat("snapshot for ", absl::Hex(to), " is temporarily unavailable; will retry"));
       return false;
     }
-    KVD_CHECK(false, "cannot get a snapshot for ", to, ": ", snap.status().ToString());
+    KVD_CHECK(false, "cannot get a snapshot for ", absl::Hex(to), ": ", snap.status().ToString());
   }
-  KVD_CHECK(!snap->IsEmpty(), "follower ", to, " needs entries before ", log_.FirstIndex(),
-            " but the storage has no snapshot");
+  KVD_CHECK(!snap->IsEmpty(), "follower ", absl::Hex(to), " needs entries before ",
+            log_.FirstIndex(), " but the storage has no snapshot");
   const Index index = snap->metadata.index;
-  Log(absl::StrCat("sent snapshot [index: ", index, ", term: ", snap->metadata.term, "] to ", to,
-                   " [", pr.Describe(), "]"));
+  Log(absl::StrCat("sent snapshot [index: ", index, ", term: ", snap->metadata.term, "] to ",
+                   absl::Hex(to), " [", pr.Describe(), "]"));
   pr.BecomeSnapshot(index);
   Send(Message{.type = MessageType::kSnap, .to = to, .snapshot = std::move(*snap)});
   return true;
@@ -320,7 +321,7 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
     // follower's term there. Every entry in between has a term the follower's log cannot match,
     // so a whole term goes per round trip instead of one entry.
     Log(absl::StrCat("received MsgAppResp(rejected, hint: (index ", m.reject_hint, ", term ",
-                     m.log_term, ")) from ", m.from, " for index ", m.index));
+                     m.log_term, ")) from ", absl::Hex(m.from), " for index ", m.index));
     Index next_probe = m.reject_hint;
     if (m.log_term > 0) {
       next_probe =
@@ -328,7 +329,7 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
     }
     if (pr.MaybeDecrTo(m.index, next_probe)) {
       if (pr.state == ProgressState::kReplicate) pr.BecomeProbe();
-      Log(absl::StrCat("decreased progress of ", m.from, " to [", pr.Describe(), "]"));
+      Log(absl::StrCat("decreased progress of ", absl::Hex(m.from), " to [", pr.Describe(), "]"));
       SendAppend(m.from);
     }
     return;
@@ -344,7 +345,8 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
     case ProgressState::kSnapshot:
       // The snapshot (or entries reaching past the compacted prefix) got it back on the log.
       if (pr.match + 1 >= log_.FirstIndex()) {
-        Log(absl::StrCat("recovered ", m.from, " from needing a snapshot [", pr.Describe(), "]"));
+        Log(absl::StrCat("recovered ", absl::Hex(m.from), " from needing a snapshot [",
+                         pr.Describe(), "]"));
         pr.BecomeProbe();
         pr.BecomeReplicate();
       }
@@ -362,7 +364,7 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
   while (MaybeSendAppend(m.from, false)) {
   }
   if (m.from == lead_transferee_ && pr.match == log_.LastIndex()) {
-    Log(absl::StrCat("sent MsgTimeoutNow to ", m.from, ": its log is up to date"));
+    Log(absl::StrCat("sent MsgTimeoutNow to ", absl::Hex(m.from), ": its log is up to date"));
     SendTimeoutNow(m.from);
   }
 }
@@ -373,7 +375,16 @@ void Raft::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   // A full window with the follower alive: free one slot so replication cannot stall on a lost
   // response.
   if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
-  if (pr.match < log_.LastIndex()) SendAppend(m.from);
+  if (pr.match < log_.LastIndex()) {
+    SendAppend(m.from);
+  } else if (m.from == lead_transferee_) {
+    // The transferee is caught up and still answers at this term: the MsgTimeoutNow sent when it
+    // caught up was lost, or arrived while it could not campaign (committed conf changes not yet
+    // applied). Send it again; a duplicate reaching it after it campaigned carries a term it has
+    // left, and is ignored.
+    Log(absl::StrCat("sent MsgTimeoutNow to ", absl::Hex(m.from), ": its log is up to date"));
+    SendTimeoutNow(m.from);
+  }
   const uint64_t round = ReadIndexRounds::DecodeRound(m.context);
   if (round != 0) {
     reads_.RecordAck(m.from, round);
@@ -387,34 +398,38 @@ void Raft::HandleHeartbeatResponse(const Message& m, Progress& pr) {
 void Raft::HandleTransferLeader(const Message& m, Progress& pr) {
   const NodeId transferee = m.from;
   if (pr.is_learner) {
-    Log(absl::StrCat("ignored leader transfer to learner ", transferee));
+    Log(absl::StrCat("ignored leader transfer to learner ", absl::Hex(transferee)));
     return;
   }
   if (lead_transferee_ != kNoNode) {
     if (lead_transferee_ == transferee) {
-      Log(absl::StrCat("leader transfer to ", transferee, " already in progress"));
+      Log(absl::StrCat("leader transfer to ", absl::Hex(transferee), " already in progress"));
       return;
     }
-    Log(absl::StrCat("abandoned leader transfer to ", lead_transferee_, " for ", transferee));
+    Log(absl::StrCat("abandoned leader transfer to ", absl::Hex(lead_transferee_), " for ",
+                     absl::Hex(transferee)));
     AbortLeaderTransfer();
   }
   if (transferee == id_) {
     Log("ignored leader transfer to self: already leader");
     return;
   }
-  Log(absl::StrCat("starting leader transfer to ", transferee));
+  Log(absl::StrCat("starting leader transfer to ", absl::Hex(transferee)));
   // The transfer must finish within an election timeout (TickHeartbeat abandons it after that).
-  election_elapsed_ = 0;
+  transfer_elapsed_ = 0;
   lead_transferee_ = transferee;
   if (pr.match == log_.LastIndex()) {
-    Log(absl::StrCat("sent MsgTimeoutNow to ", transferee, ": its log is up to date"));
+    Log(absl::StrCat("sent MsgTimeoutNow to ", absl::Hex(transferee), ": its log is up to date"));
     SendTimeoutNow(transferee);
   } else {
     SendAppend(transferee);
   }
 }
 
-void Raft::AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+void Raft::AbortLeaderTransfer() {
+  lead_transferee_ = kNoNode;
+  transfer_elapsed_ = 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // ReadIndex (thesis §6.4)

@@ -5,6 +5,7 @@
 // transfer, ReadIndex) have files of their own.
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -77,6 +78,72 @@ TEST(RaftPaper_5_1, StaleTermRequestIsRejected) {
   Drain(*n);
   EXPECT_EQ(n->node().GetStatus().hard_state, (HardState{.term = 3, .vote = 0, .commit = 0}));
   EXPECT_EQ(n->node().GetStatus().last_index, 2u);
+}
+
+// A leader of an older term learns the newer term from the answer to its append, heartbeat or
+// snapshot, and the answer is a rejection: nothing was accepted, so nothing may pass for an
+// acknowledgement should that node be leader again when it arrives. With or without pre-vote and
+// check-quorum.
+TEST(RaftPaper_5_1, StaleLeaderIsAnsweredWithARejectionAtTheNewerTerm) {
+  for (bool extensions : {false, true}) {
+    for (MessageType type : {MessageType::kApp, MessageType::kHeartbeat, MessageType::kSnap}) {
+      SCOPED_TRACE(std::string(extensions ? "pre-vote+check-quorum " : "plain ") +
+                   std::to_string(static_cast<int>(type)));
+      auto n = NodeWithLog(1, {1, 2, 3}, {1, 2}, HardState{.term = 3}, [&](Config& c) {
+        c.pre_vote = extensions;
+        c.check_quorum = extensions;
+      });
+      Message m{.type = type,
+                .to = 1,
+                .from = 2,
+                .term = 2,
+                .log_term = 2,
+                .index = 2,
+                .entries = {Entry{.term = 2, .index = 3}},
+                .commit = 3};
+      if (type == MessageType::kSnap) {
+        m.entries.clear();
+        m.snapshot.metadata = {
+            .conf_state = {.voters = {1, 2, 3}, .learners = {}}, .index = 5, .term = 2};
+      } else if (type == MessageType::kHeartbeat) {
+        m.entries.clear();
+      }
+      ASSERT_TRUE(n->node().Step(m).ok());
+      std::vector<Message> out = Drain(*n);
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].type, MessageType::kAppResp);
+      EXPECT_EQ(out[0].to, 2u);
+      EXPECT_EQ(out[0].term, 3u);
+      EXPECT_TRUE(out[0].reject);
+      EXPECT_EQ(out[0].index, 0u);
+      EXPECT_EQ(n->node().GetStatus().hard_state, (HardState{.term = 3, .vote = 0, .commit = 0}));
+      EXPECT_EQ(n->node().GetStatus().last_index, 2u);
+      EXPECT_EQ(n->storage().FirstIndex(), 1u);
+    }
+  }
+}
+
+// A leader deposed while cut off keeps appending when it returns; the first answer tells it the
+// newer term and it steps down, its proposal never committed.
+TEST(RaftPaper_5_1, DeposedLeaderStepsDownOnTheAnswerToItsAppend) {
+  Cluster c({1, 2, 3});
+  c.Elect(1);
+  c.Isolate(1);
+  c.Elect(2);
+  ASSERT_EQ(RoleOf(c.raw(1)), Role::kLeader);
+  const Term newer = TermOf(c.raw(2));
+  ASSERT_GT(newer, TermOf(c.raw(1)));
+  c.Heal();
+  const Index commit = CommitOf(c.raw(1));
+  ASSERT_TRUE(c.raw(1).Propose("lost").ok());
+  c.Stabilize();
+  EXPECT_EQ(RoleOf(c.raw(1)), Role::kFollower);
+  EXPECT_EQ(TermOf(c.raw(1)), newer);
+  EXPECT_EQ(RoleOf(c.raw(2)), Role::kLeader);
+  for (NodeId id : {1, 2, 3}) {
+    for (const auto& [index, data] : c.node(id).applied()) EXPECT_NE(data, "lost") << id;
+  }
+  EXPECT_GE(CommitOf(c.raw(2)), commit);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -304,6 +304,70 @@ TEST(Thesis_3_10_LeaderTransfer, TransferIsAbandonedAfterAnElectionTimeout) {
   EXPECT_EQ(RoleOf(c.raw(1)), Role::kLeader);
 }
 
+// The transfer has a clock of its own: one started late in a quorum-check period still gets a
+// whole election timeout, and is not cut short by that check.
+TEST(Thesis_3_10_LeaderTransfer, TransferGetsAWholeElectionTimeoutWheneverItStarts) {
+  Cluster c({1, 2, 3}, {}, CheckQuorum);
+  c.Elect(1);
+  c.Isolate(3);  // 1 and 2 are a quorum; 3 never catches up
+  for (int k = 0; k < 9; ++k) {
+    c.Tick(1);
+    c.Stabilize();
+  }
+  c.raw(1).TransferLeader(3);
+  for (int k = 0; k < 9; ++k) {  // the quorum check falls on the first of these ticks
+    c.Tick(1);
+    c.Stabilize();
+    ASSERT_EQ(RoleOf(c.raw(1)), Role::kLeader) << k;
+    EXPECT_EQ(c.raw(1).GetStatus().lead_transferee, 3u) << k;
+  }
+  c.Tick(1);
+  EXPECT_EQ(c.raw(1).GetStatus().lead_transferee, kNoNode);
+  EXPECT_EQ(RoleOf(c.raw(1)), Role::kLeader);
+}
+
+// Starting a transfer does not postpone the quorum check: a leader cut off from everyone steps
+// down on schedule however many transfers it is asked for.
+TEST(Thesis_3_10_LeaderTransfer, TransferDoesNotPostponeTheQuorumCheck) {
+  Cluster c({1, 2, 3}, {}, CheckQuorum);
+  c.Elect(1);
+  c.Isolate(1);
+  // The check at tick 10 still counts the followers heard from during the election; the one at
+  // tick 20 finds no one.
+  for (int k = 0; k < 19; ++k) {
+    c.Tick(1);
+    if (k % 5 == 4) c.raw(1).TransferLeader(k % 2 == 0 ? 2 : 3);
+    c.Stabilize();
+  }
+  ASSERT_EQ(RoleOf(c.raw(1)), Role::kLeader);
+  c.raw(1).TransferLeader(2);
+  c.Tick(1);
+  EXPECT_EQ(RoleOf(c.raw(1)), Role::kFollower);
+  EXPECT_EQ(c.raw(1).GetStatus().lead_transferee, kNoNode);
+}
+
+// A lost MsgTimeoutNow is sent again when the caught-up transferee answers a heartbeat, so the
+// transfer still completes well within its election timeout.
+TEST(Thesis_3_10_LeaderTransfer, LostTimeoutNowIsResentOnTheTransfereesHeartbeatAnswer) {
+  Cluster c({1, 2, 3});
+  c.Elect(1);
+  int dropped = 0;
+  c.SetDropFilter([&](const Message& m) {
+    if (m.type != MessageType::kTimeoutNow || dropped > 0) return false;
+    ++dropped;
+    return true;
+  });
+  c.raw(1).TransferLeader(3);
+  c.Stabilize();
+  ASSERT_EQ(dropped, 1);
+  ASSERT_EQ(RoleOf(c.raw(1)), Role::kLeader);
+  ASSERT_EQ(c.raw(1).GetStatus().lead_transferee, 3u);
+  c.Tick(1);  // a heartbeat (heartbeat_tick 1)
+  c.Stabilize();
+  EXPECT_EQ(RoleOf(c.raw(3)), Role::kLeader);
+  EXPECT_EQ(c.LeaderOf(1), 3u);
+}
+
 TEST(Thesis_3_10_LeaderTransfer, TransferToSelfIsIgnored) {
   Cluster c({1, 2, 3});
   c.Elect(1);

@@ -94,8 +94,8 @@ absl::Status RawNode::Step(Message m) {
     return ErrStepRejected(absl::StrCat(MessageTypeName(m.type), " is a local message"));
   }
   if (IsResponse(m.type) && !raft_->IsMember(m.from)) {
-    return ErrStepRejected(
-        absl::StrCat(MessageTypeName(m.type), " from ", m.from, ", which is not a member"));
+    return ErrStepRejected(absl::StrCat(MessageTypeName(m.type), " from ", absl::Hex(m.from),
+                                        ", which is not a member"));
   }
   return raft_->Step(std::move(m));
 }

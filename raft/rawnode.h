@@ -41,6 +41,43 @@
 //
 // HasReady() is false while a Ready is outstanding (between GetReady() and Advance()).
 //
+// THE APPLICATION'S OTHER DUTIES
+//
+//  a. Joining. A node added to the configuration (kAddNode, kAddLearnerNode) starts with an empty
+//     storage: no entries, no snapshot, no hard state, no membership, Config::applied 0. It
+//     does not campaign until it knows the membership, and it learns it from the
+//     snapshot the leader sends (Ready::snapshot: the membership, the term and index it covers
+//     and the state machine's image), which it installs like any other. The leader sends one
+//     only when the log the node needs is compacted; conf changes a node without a membership
+//     would replay from the log are ignored (see ApplyConfChange), so a cluster whose log still
+//     starts at index 1 must compact before adding members (raft/memory_storage.h).
+//  b. Applying asynchronously. An owner that calls Advance() before the Ready's committed
+//     entries are applied may be handed a snapshot in a later Ready while some of those entries
+//     are still being applied. It must finish applying every entry handed out before it installs
+//     the snapshot's image (entries are always below the snapshot's index, and applying one after
+//     the image would apply it twice, to a state that already holds it), and it still calls
+//     ApplyConfChange for each conf change among them, in order (the node knows they predate the
+//     snapshot and ignores them). Read states are servable only once the applied index, after the
+//     snapshot, reaches their index.
+//  c. Conf changes. After applying a kConfChange entry the owner calls ApplyConfChange (exactly
+//     once per entry, in log order) and uses the ConfState it returns, not one computed on its
+//     own (the node may ignore a change): it is the membership in force from that entry's index
+//     on. The owner persists it with the state machine's state at that index, puts it in the
+//     snapshots it makes there or later (MemoryStorage::CreateSnapshot), and restarts with it
+//     (LogStorage::GetInitialState reports the latest snapshot's).
+//  d. Compaction. Never compact the log past the applied index: a compacted entry cannot be
+//     handed out again, and the node crashes (with a message) when it must hand out one that is
+//     gone. Entries are compacted only up to a snapshot that covers them (the snapshot first,
+//     then the compaction), and the snapshot's image must reflect exactly its index.
+//  e. Restart. The storage a node restarts from describes one log: FirstIndex() - 1 is the index
+//     of its snapshot (GetSnapshot(); 0 with none), and the hard state's commit index is at most
+//     LastIndex(). Config::applied is the state machine's durable applied index; it must be at
+//     most LastIndex(), and the state machine must hold at least the snapshot's state (an
+//     applied index below the snapshot's means the owner installs the snapshot's image first).
+//     Conf changes between the snapshot and Config::applied are re-applied by the owner with
+//     ApplyConfChange right after Create, before anything else is called. RawNode::Create refuses a
+//     storage or config that breaks these rules.
+//
 // A message that cannot be delivered is simply lost; Raft retries. ReportUnreachable() and
 // ReportSnapshot() make retries faster.
 #pragma once
@@ -127,7 +164,8 @@ class RawNode {
   // Starts (or restarts) a node from config.storage's InitialState and log. InvalidArgument on a
   // bad config (no id, no storage, election_tick <= heartbeat_tick, ...) and on a storage that
   // contradicts itself or Config::applied (a hard state commit index or an applied index beyond
-  // the log's last index). The commit index starts at the highest of the hard state's, the
+  // the log's last index; a log that does not start just after the storage's snapshot; see
+  // duty e above). The commit index starts at the highest of the hard state's, the
   // storage's snapshot index and Config::applied: each of them is known to be committed, and the
   // durable hard state may lag behind the other two after a crash (see THE READY CONTRACT).
   static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
@@ -180,8 +218,9 @@ class RawNode {
   void ReadIndex(std::string context);
 
   // Asks the leader to hand leadership to transferee: it stops accepting proposals, brings the
-  // transferee's log up to date, then tells it to campaign at once. Abandoned after an election
-  // timeout. On a follower the request is forwarded to the leader.
+  // transferee's log up to date, then tells it to campaign at once (again on each heartbeat
+  // answer from the caught-up transferee, in case that was lost). Abandoned an election timeout
+  // after it started. On a follower the request is forwarded to the leader.
   void TransferLeader(NodeId transferee);
 
   // The owner could not reach `id`; a leader stops pipelining to it and probes.

@@ -376,6 +376,31 @@ TEST(RawNodeCreate, InvalidConfigsAreRejected) {
   EXPECT_EQ(RawNode::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Duty e of raft/rawnode.h: the log a node restarts from starts just after the storage's
+// snapshot. A storage whose snapshot was made but whose log was not compacted up to it (or the
+// other way round) describes no single state to restart from.
+TEST(RawNodeCreate, LogNotStartingAtTheSnapshotIsRejected) {
+  MemoryStorage s;
+  ASSERT_TRUE(s.ApplySnapshot(Snapshot{.metadata = {.conf_state = {.voters = {1}, .learners = {}},
+                                                    .index = 2,
+                                                    .term = 1}})
+                  .ok());
+  std::vector<Entry> ents;
+  for (Index i = 3; i <= 6; ++i) ents.push_back(Entry{.term = 1, .index = i, .data = "x"});
+  ASSERT_TRUE(s.Append(ents).ok());
+  s.SetHardState(HardState{.term = 1, .vote = 1, .commit = 6});
+  Config c = TestConfig(1);
+  c.storage = &s;
+  c.applied = 6;
+  ASSERT_TRUE(RawNode::Create(c).ok());
+  // A snapshot at 5 while the log still starts after 2.
+  ASSERT_TRUE(s.CreateSnapshot(5, ConfState{.voters = {1}, .learners = {}}, "image").ok());
+  absl::StatusOr<std::unique_ptr<RawNode>> n = RawNode::Create(c);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument) << n.status();
+  ASSERT_TRUE(s.Compact(5).ok());
+  EXPECT_TRUE(RawNode::Create(c).ok());
+}
+
 // Elections, leader changes and role changes are reported through Config::log.
 TEST(RawNodeLog, ElectionsAndRoleChangesAreLogged) {
   Cluster c({1, 2, 3});
@@ -390,6 +415,29 @@ TEST(RawNodeLog, ElectionsAndRoleChangesAreLogged) {
   EXPECT_TRUE(logged("1 became leader at term 1"));
   EXPECT_TRUE(logged("2 became follower at term 1"));
   EXPECT_TRUE(logged("cast MsgVote for 1"));
+}
+
+// Node IDs in log lines are hex, as the server and etcd print member IDs.
+TEST(RawNodeLog, NodeIdsAreLoggedInHex) {
+  Cluster c({0x1a, 0x2b, 0x3c});
+  std::vector<std::string> lines;
+  c.SetLogSink([&](const std::string& l) { lines.push_back(l); });
+  c.Elect(0x1a);
+  auto logged = [&](const std::string& what) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  EXPECT_TRUE(logged("1a became candidate at term 1"));
+  EXPECT_TRUE(logged("1a became leader at term 1"));
+  EXPECT_TRUE(logged("2b became follower at term 1"));
+  EXPECT_TRUE(logged("cast MsgVote for 1a"));
+  EXPECT_TRUE(logged("sent MsgVote request to 3c"));
+  EXPECT_FALSE(logged("26 became"));
+  Cluster restarted({0x1a, 0x2b, 0x3c});
+  lines.clear();
+  restarted.SetLogSink([&](const std::string& l) { lines.push_back(l); });
+  restarted.node(0x2b).Restart();
+  EXPECT_TRUE(logged("2b starting with voters=(1a 2b 3c) learners=()"));
 }
 
 TEST(RawNodeStatus, LeaderReportsProgressOfEveryMember) {

@@ -126,9 +126,13 @@ void Applier::Run() {
 
 void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
   const uint64_t applied_before = store_->Applied().index;
+  const absl::Time start = absl::Now();
   mvcc::BatchOptions batch_options;
   // Leases arrive with the lease service; until then no lease exists.
   batch_options.lease_exists = [](int64_t) { return false; };
+  // Events are built only for a consumer: a delete of many keys then costs no Event (nor read of
+  // each deleted value) per key.
+  batch_options.record_events = static_cast<bool>(hooks_.events);
   mvcc::ApplyBatch batch = store_->BeginBatch(batch_options);
   std::vector<std::pair<uint64_t, ApplyResult>> results;
   const raft::Entry* last = nullptr;
@@ -177,8 +181,14 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
     }
     batch.PutMeta(kMetaMembership, bytes);
   }
+  const absl::Time commit_start = absl::Now();
   if (absl::Status st = batch.Commit(last->index, last->term); !st.ok()) {
     Fatal(absl::StrCat("committing entries up to index ", last->index, " to the store"), st);
+  }
+  if (const absl::Time now = absl::Now(); now - start > absl::Milliseconds(500)) {
+    spdlog::warn("slow apply: entries {}..{} took {} (store commit {})", applied_before + 1,
+                 last->index, absl::FormatDuration(now - start),
+                 absl::FormatDuration(now - commit_start));
   }
   const uint64_t applied = last->index;
   {

@@ -335,15 +335,24 @@ absl::Status Server::MoveLeader(raft::NodeId transferee, absl::Time deadline) {
 }
 
 absl::Status Server::DefragmentStore() {
-  return applier_->RunOnApplyThread([this] { return member_.store->CompactStorage(); });
+  absl::Status st = applier_->RunOnApplyThread([this] { return member_.store->CompactStorage(); });
+  db_size_bytes();  // the quota check sees the reclaimed space at once
+  return st;
 }
 
 int64_t Server::db_size_bytes() const {
-  return static_cast<int64_t>(member_.store->LiveDataBytes());
+  const auto size = static_cast<int64_t>(member_.store->StoredBytes());
+  db_size_.store(size, std::memory_order_relaxed);
+  db_size_at_nanos_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+  return size;
 }
 
 bool Server::OverQuota() const {
-  return config_.quota_backend_bytes > 0 && db_size_bytes() > config_.quota_backend_bytes;
+  if (config_.quota_backend_bytes <= 0) return false;
+  int64_t size = db_size_.load(std::memory_order_relaxed);
+  const int64_t age = absl::ToUnixNanos(absl::Now()) - db_size_at_nanos_.load();
+  if (age > absl::ToInt64Nanoseconds(absl::Milliseconds(100))) size = db_size_bytes();
+  return size > config_.quota_backend_bytes;
 }
 
 }  // namespace kvd::server

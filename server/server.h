@@ -75,10 +75,13 @@ class Server {
   serverpb::Membership membership() const { return applier_->membership(); }
   // Hands leadership to transferee; returns once it is leader, or the error.
   absl::Status MoveLeader(raft::NodeId transferee, absl::Time deadline);
-  // Bytes the store holds (table files and memtables).
+  // Uncompressed bytes of the data the store holds (mvcc::Store::StoredBytes): comparable
+  // between members whatever their flush and compaction state. etcd reports its backend file
+  // size instead; both count history that compaction has not reclaimed yet.
   int64_t db_size_bytes() const;
   // Whether the store holds more than --quota-backend-bytes: writes that add data are refused
-  // (etcd's NOSPACE alarm, raised and cleared with the size).
+  // (etcd's NOSPACE alarm, raised and cleared with the size). Uses a size at most 100 ms old
+  // (refreshed by Defragment), so that the check costs no walk over the store's files per request.
   bool OverQuota() const;
   // Reclaims the store's free space (RocksDB compaction of every level).
   absl::Status DefragmentStore();
@@ -111,6 +114,9 @@ class Server {
   std::thread publisher_;
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
+  // The last db_size_bytes() and when it was measured (absl::ToUnixNanos), for OverQuota.
+  mutable std::atomic<int64_t> db_size_{0};
+  mutable std::atomic<int64_t> db_size_at_nanos_{0};
 };
 
 }  // namespace kvd::server

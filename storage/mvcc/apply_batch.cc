@@ -89,10 +89,14 @@ ApplyBatch::~ApplyBatch() {
   store_->batch_open_ = false;
 }
 
-void ApplyBatch::RollbackAll() {
+void ApplyBatch::RollbackAll() { RollbackIndexTo(0); }
+
+void ApplyBatch::RollbackIndexTo(size_t mark) {
   absl::WriterMutexLock lock(&store_->index_mu_);
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) store_->index_.Rollback(*it);
-  undo_.clear();
+  while (undo_.size() > mark) {
+    std::visit([this](const auto& undo) { store_->index_.Rollback(undo); }, undo_.back());
+    undo_.pop_back();
+  }
 }
 
 // ---------------------------------------------------------------------------- ops
@@ -114,13 +118,7 @@ void ApplyBatch::EndOp() {
 
 void ApplyBatch::AbortOp() {
   MVCC_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
-  {
-    absl::WriterMutexLock lock(&store_->index_mu_);
-    while (undo_.size() > op_.undo_mark) {
-      store_->index_.Rollback(undo_.back());
-      undo_.pop_back();
-    }
-  }
+  RollbackIndexTo(op_.undo_mark);
   while (pending_order_.size() > op_.pending_mark) {
     Revision r = pending_order_.back();
     pending_.erase(std::make_pair(r.main, r.sub));
@@ -130,17 +128,14 @@ void ApplyBatch::AbortOp() {
 }
 
 Revision ApplyBatch::WriteRecord(const Record& r) {
+  MVCC_CHECK(!r.tombstone, "WriteRecord of a tombstone");
   Revision rev{rev_ + 1, op_.changes++};
   std::string enc = EncodeRecord(r);
-  wb_->Put(RecordKey(rev), enc);
+  wb_->Put(EncodeRecordKey(rev).view(), enc);
   pending_.emplace(std::make_pair(rev.main, rev.sub), std::move(enc));
   pending_order_.push_back(rev);
   absl::WriterMutexLock lock(&store_->index_mu_);
-  if (r.tombstone) {
-    undo_.push_back(store_->index_.Tombstone(r.key, rev));
-  } else {
-    undo_.push_back(store_->index_.Put(r.key, rev, r.create_revision, r.version, r.lease));
-  }
+  undo_.push_back(store_->index_.Put(r.key, rev, r.create_revision, r.version, r.lease));
   return rev;
 }
 
@@ -187,7 +182,7 @@ absl::StatusOr<PutResponse> ApplyBatch::DoPut(const PutRequest& req, bool in_txn
   if ((req.ignore_value() || req.ignore_lease()) && !live) return ErrKeyNotFound();
 
   std::optional<Record> prev;
-  if (live && (req.prev_kv() || req.ignore_value() || options_.events_with_prev_kv)) {
+  if (live && (req.prev_kv() || req.ignore_value() || EventPrevKvWanted())) {
     absl::StatusOr<Record> r = FetchOne(head->latest);
     if (!r.ok()) return r.status();
     prev = *std::move(r);
@@ -201,46 +196,54 @@ absl::StatusOr<PutResponse> ApplyBatch::DoPut(const PutRequest& req, bool in_txn
   rec.prev = live ? head->latest : Revision{};
   Revision rev = WriteRecord(rec);
 
-  mvccpb::Event ev;
-  ev.set_type(mvccpb::Event::PUT);
-  *ev.mutable_kv() = ToKeyValue(rec, rev);
   PutResponse resp;
   resp.mutable_header()->set_revision(rev.main);
-  if (prev.has_value()) {
-    mvccpb::KeyValue prev_kv = ToKeyValue(*std::move(prev), head->latest);
-    if (req.prev_kv()) *resp.mutable_prev_kv() = prev_kv;
-    if (options_.events_with_prev_kv) *ev.mutable_prev_kv() = std::move(prev_kv);
+  std::optional<mvccpb::KeyValue> prev_kv;
+  if (prev.has_value()) prev_kv = ToKeyValue(*std::move(prev), head->latest);
+  if (prev_kv.has_value() && req.prev_kv()) *resp.mutable_prev_kv() = *prev_kv;
+  if (EventsWanted()) {
+    mvccpb::Event ev;
+    ev.set_type(mvccpb::Event::PUT);
+    *ev.mutable_kv() = ToKeyValue(std::move(rec), rev);
+    if (prev_kv.has_value() && EventPrevKvWanted()) *ev.mutable_prev_kv() = *std::move(prev_kv);
+    op_.events.push_back(std::move(ev));
   }
-  op_.events.push_back(std::move(ev));
   return resp;
 }
 
-absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDelete(const std::vector<std::string>& keys,
+absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDelete(std::vector<std::string> keys,
                                                          const std::vector<Revision>& revs,
                                                          bool want_prev_kvs) {
   DeleteRangeResponse resp;
   std::vector<Record> prevs;
-  if (want_prev_kvs || options_.events_with_prev_kv) {
+  if (want_prev_kvs || EventPrevKvWanted()) {
     absl::StatusOr<std::vector<Record>> r = Fetch(revs);
     if (!r.ok()) return r.status();
     prevs = *std::move(r);
   }
+  if (want_prev_kvs) resp.mutable_prev_kvs()->Reserve(static_cast<int>(keys.size()));
+  if (EventsWanted()) op_.events.reserve(op_.events.size() + keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
-    Record t;
-    t.tombstone = true;
-    t.key = keys[i];
-    t.prev = revs[i];
-    Revision rev = WriteRecord(t);
-    mvccpb::Event ev;
-    ev.set_type(mvccpb::Event::DELETE);
-    ev.mutable_kv()->set_key(keys[i]);
-    ev.mutable_kv()->set_mod_revision(rev.main);
-    if (!prevs.empty()) {
-      mvccpb::KeyValue prev_kv = ToKeyValue(prevs[i], revs[i]);
-      if (want_prev_kvs) *resp.add_prev_kvs() = prev_kv;
-      if (options_.events_with_prev_kv) *ev.mutable_prev_kv() = std::move(prev_kv);
+    const Revision rev{rev_ + 1, op_.changes++};
+    EncodeTombstone(keys[i], revs[i], &scratch_);
+    wb_->Put(EncodeRecordKey(rev).view(), scratch_);
+    std::optional<mvccpb::KeyValue> prev_kv;
+    if (!prevs.empty()) prev_kv = ToKeyValue(std::move(prevs[i]), revs[i]);
+    if (want_prev_kvs) {
+      if (EventPrevKvWanted()) {
+        *resp.add_prev_kvs() = *prev_kv;
+      } else {
+        *resp.add_prev_kvs() = *std::move(prev_kv);
+      }
     }
-    op_.events.push_back(std::move(ev));
+    if (EventsWanted()) {
+      mvccpb::Event ev;
+      ev.set_type(mvccpb::Event::DELETE);
+      ev.mutable_kv()->set_key(std::move(keys[i]));
+      ev.mutable_kv()->set_mod_revision(rev.main);
+      if (EventPrevKvWanted()) *ev.mutable_prev_kv() = *std::move(prev_kv);
+      op_.events.push_back(std::move(ev));
+    }
   }
   resp.set_deleted(static_cast<int64_t>(keys.size()));
   resp.mutable_header()->set_revision(ReadRevision());
@@ -248,14 +251,30 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDelete(const std::vector<std::
 }
 
 absl::StatusOr<DeleteRangeResponse> ApplyBatch::DoDeleteRange(const DeleteRangeRequest& req) {
+  // One walk over the range tombstones its live keys in the index. It goes in chunks, each
+  // under one hold of the index lock, so that readers wait for one chunk at most (they read at
+  // the committed revision, which none of these tombstones is part of before Commit).
+  constexpr size_t kChunk = 4096;
+  KeyRange range = KeyRange::FromRequest(req.key(), req.range_end());
   std::vector<Revision> revs;
   std::vector<std::string> keys;
-  {
-    absl::ReaderMutexLock lock(&store_->index_mu_);
-    store_->index_.Range(KeyRange::FromRequest(req.key(), req.range_end()), ReadRevision(), &revs,
-                         &keys);
+  const Revision first{rev_ + 1, op_.changes};
+  while (true) {
+    const size_t done = keys.size();
+    KeyIndex::RangeUndo undo;
+    {
+      absl::WriterMutexLock lock(&store_->index_mu_);
+      undo = store_->index_.TombstoneRange(
+          range, Revision{first.main, first.sub + static_cast<int64_t>(done)}, kChunk, &keys,
+          &revs);
+    }
+    if (undo.before.empty()) break;
+    undo_.push_back(std::move(undo));
+    if (keys.size() - done < kChunk || range.kind == KeyRange::Kind::kSingle) break;
+    range.key = keys.back();
+    range.key.push_back('\0');  // the next key after the last one deleted
   }
-  return DoDelete(keys, revs, req.prev_kv());
+  return DoDelete(std::move(keys), revs, req.prev_kv());
 }
 
 // ---------------------------------------------------------------------------- requests
@@ -425,15 +444,18 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteKeys(std::vector<std::stri
   std::vector<std::string> live;
   std::vector<Revision> revs;
   {
-    absl::ReaderMutexLock lock(&store_->index_mu_);
+    absl::WriterMutexLock lock(&store_->index_mu_);
     for (std::string& k : keys) {
       std::optional<KeyIndex::Head> head = store_->index_.GetHead(k);
       if (!head.has_value() || !head->live) continue;
+      const Revision rev{rev_ + 1, op_.changes + static_cast<int64_t>(live.size())};
+      undo_.push_back(store_->index_.Tombstone(k, rev));
       revs.push_back(head->latest);
       live.push_back(std::move(k));
     }
   }
-  absl::StatusOr<DeleteRangeResponse> resp = DoDelete(live, revs, /*want_prev_kvs=*/false);
+  absl::StatusOr<DeleteRangeResponse> resp =
+      DoDelete(std::move(live), revs, /*want_prev_kvs=*/false);
   if (!resp.ok()) {
     AbortOp();
     return resp;

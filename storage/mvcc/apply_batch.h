@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -47,7 +48,11 @@ struct BatchOptions {
   // Asked for every Put with a non-zero lease (etcd checks lease existence at apply time): false
   // fails the request with LeaseNotFound. Unset: every lease is accepted.
   std::function<bool(int64_t lease)> lease_exists;
-  // Attach prev_kv to the events of Put and delete (costs one record read per overwritten key).
+  // Build the events TakeEvents returns. False (nothing consumes events, e.g. no watchers):
+  // TakeEvents returns revisions without events, and no previous version is read for them.
+  bool record_events = true;
+  // Attach prev_kv to the events of Put and delete (costs one record read per overwritten or
+  // deleted key). Meaningful only with record_events.
   bool events_with_prev_kv = true;
 };
 
@@ -133,7 +138,9 @@ class ApplyBatch {
   int64_t ReadRevision() const { return rev_ + (op_.changes > 0 ? 1 : 0); }
 
   absl::StatusOr<etcdserverpb::PutResponse> DoPut(const etcdserverpb::PutRequest& req, bool in_txn);
-  absl::StatusOr<etcdserverpb::DeleteRangeResponse> DoDelete(const std::vector<std::string>& keys,
+  // Writes the records (and events) of deletes the index already holds: keys[i], whose deleted
+  // version is revs[i], tombstoned at sub revision op_.changes + i. Consumes `keys`.
+  absl::StatusOr<etcdserverpb::DeleteRangeResponse> DoDelete(std::vector<std::string> keys,
                                                              const std::vector<Revision>& revs,
                                                              bool want_prev_kvs);
   absl::StatusOr<etcdserverpb::DeleteRangeResponse> DoDeleteRange(
@@ -144,20 +151,29 @@ class ApplyBatch {
   absl::Status RunTxn(const etcdserverpb::TxnRequest& req, const TxnPlan& plan,
                       etcdserverpb::TxnResponse* resp);
 
-  // Writes a record at the next sub revision of the op and indexes it.
+  // Writes a put record at the next sub revision of the op and indexes it.
   Revision WriteRecord(const Record& r);
+  // Whether events are built, and with the previous versions.
+  bool EventsWanted() const { return options_.record_events; }
+  bool EventPrevKvWanted() const { return options_.record_events && options_.events_with_prev_kv; }
   // Records by revision: this batch's first, then the database.
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) const;
   absl::StatusOr<Record> FetchOne(Revision rev) const;
   void RollbackAll();
+  // Takes back the index changes after the first `mark` ones.
+  void RollbackIndexTo(size_t mark);
 
   Store* store_;
   BatchOptions options_;
   std::unique_ptr<rocksdb::WriteBatch> wb_;
-  // Encoded records written by this batch, and the order they were written in.
+  // Encoded put records written by this batch, and the order they were written in (tombstones
+  // are never read back: the index never points a read at one).
   absl::flat_hash_map<std::pair<int64_t, int64_t>, std::string> pending_;
   std::vector<Revision> pending_order_;
-  std::vector<KeyIndex::Undo> undo_;
+  // Index changes in the order they were made; taken back newest first.
+  std::vector<std::variant<KeyIndex::Undo, KeyIndex::RangeUndo>> undo_;
+  // Reused buffer for encoding tombstones.
+  std::string scratch_;
   std::map<std::string, std::optional<std::string>, std::less<>> meta_;
   std::vector<RevisionEvents> events_;
   int64_t rev_;

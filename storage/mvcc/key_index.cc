@@ -138,6 +138,63 @@ void KeyIndex::Rollback(const Undo& undo) {
   h.lease = undo.before.lease;
 }
 
+KeyIndex::RangeUndo KeyIndex::TombstoneRange(const KeyRange& range, Revision first, size_t max_keys,
+                                             std::vector<std::string>* keys,
+                                             std::vector<Revision>* deleted) {
+  MVCC_CHECK(first.sub >= 0 && first.main > 0, "bad revision ", first.main, ".", first.sub);
+  RangeUndo undo;
+  undo.first = first;
+  auto it =
+      range.kind == KeyRange::Kind::kSingle ? keys_.find(range.key) : keys_.lower_bound(range.key);
+  for (; it != keys_.end() && undo.before.size() < max_keys; ++it) {
+    if (range.kind == KeyRange::Kind::kBounded && it->first >= range.end) break;
+    History& h = it->second;
+    const Entry& last = h.entries.back();
+    if (!last.tombstone) {
+      const Revision rev{first.main, first.sub + static_cast<int64_t>(undo.before.size())};
+      const Revision prev{last.main, last.sub};
+      MVCC_CHECK(prev < rev, "delete of ", it->first, " at ", rev.main, ".", rev.sub,
+                 " is not after ", prev.main, ".", prev.sub);
+      if (undo.before.empty()) undo.first_key = it->first;
+      undo.last_key = it->first;
+      undo.before.push_back(RangeUndo::LiveState{h.create_revision, h.version, h.lease});
+      keys->push_back(it->first);
+      deleted->push_back(prev);
+      h.entries.push_back(Entry{rev.main, rev.sub, true});
+      MoveLease(it->first, h.lease, 0);
+      h.create_revision = 0;
+      h.version = 0;
+      h.lease = 0;
+    }
+    if (range.kind == KeyRange::Kind::kSingle) break;
+  }
+  return undo;
+}
+
+void KeyIndex::Rollback(const RangeUndo& undo) {
+  if (undo.before.empty()) return;
+  size_t i = 0;
+  for (auto it = keys_.lower_bound(undo.first_key);
+       it != keys_.end() && it->first <= undo.last_key && i < undo.before.size(); ++it) {
+    History& h = it->second;
+    const Entry& last = h.entries.back();
+    if (!last.tombstone || last.main != undo.first.main ||
+        last.sub != undo.first.sub + static_cast<int64_t>(i)) {
+      continue;
+    }
+    h.entries.pop_back();
+    MVCC_CHECK(!h.entries.empty() && !h.entries.back().tombstone, "rollback of the delete of ",
+               it->first, " finds no live version under it");
+    const RangeUndo::LiveState& s = undo.before[i++];
+    h.create_revision = s.create_revision;
+    h.version = s.version;
+    MoveLease(it->first, 0, s.lease);
+    h.lease = s.lease;
+  }
+  MVCC_CHECK(i == undo.before.size(), "rollback of a range delete found ", i, " of its ",
+             undo.before.size(), " tombstones");
+}
+
 void KeyIndex::Compact(std::string_view key, int64_t compact, std::vector<Revision>* dropped) {
   auto it = keys_.find(key);
   if (it == keys_.end()) return;

@@ -75,6 +75,32 @@ class KeyIndex {
   // Takes back the change `undo` describes; it must be the key's newest entry.
   void Rollback(const Undo& undo);
 
+  // What Rollback needs to take back one TombstoneRange: the deleted keys are the keys in
+  // [first_key, last_key] whose newest entry is the tombstone at {first.main, first.sub + i}
+  // for the i-th of them; `before[i]` is that key's live state before the delete.
+  struct RangeUndo {
+    struct LiveState {
+      int64_t create_revision = 0;
+      int64_t version = 0;
+      int64_t lease = 0;
+    };
+    std::string first_key;
+    std::string last_key;
+    Revision first;
+    std::vector<LiveState> before;
+  };
+
+  // Records a delete of every key in `range` that is live now, in key order, one walk over the
+  // range (no lookup per key), stopping after `max_keys` deletes: the i-th key deleted gets
+  // revision {first.main, first.sub + i}, which must be greater than every revision of the key.
+  // Appends each deleted key to `keys` and the revision of its deleted version to `deleted`.
+  // Returns the undo of the whole call (`before` is empty if nothing was live). The caller
+  // resumes a range cut short at max_keys after the last key appended.
+  RangeUndo TombstoneRange(const KeyRange& range, Revision first, size_t max_keys,
+                           std::vector<std::string>* keys, std::vector<Revision>* deleted);
+  // Takes back a TombstoneRange; every later change to those keys must be taken back first.
+  void Rollback(const RangeUndo& undo);
+
   // Applies compaction at `compact` to `key`'s history; appends the revisions it drops.
   void Compact(std::string_view key, int64_t compact, std::vector<Revision>* dropped);
 

@@ -21,6 +21,16 @@ std::string RecordKey(Revision rev) {
   return k;
 }
 
+RecordKeyBytes EncodeRecordKey(Revision rev) {
+  RecordKeyBytes k;
+  k.bytes[0] = kRecordPrefix;
+  for (int b = 0; b < 8; ++b) {
+    k.bytes[1 + b] = static_cast<char>(static_cast<uint64_t>(rev.main) >> (56 - 8 * b));
+    k.bytes[9 + b] = static_cast<char>(static_cast<uint64_t>(rev.sub) >> (56 - 8 * b));
+  }
+  return k;
+}
+
 bool ParseRecordKey(std::string_view key, Revision* rev) {
   if (key.size() != kRecordKeySize || key[0] != kRecordPrefix) return false;
   rev->main = static_cast<int64_t>(GetU64(key.data() + 1));

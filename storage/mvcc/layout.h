@@ -59,6 +59,12 @@ inline constexpr size_t kRecordKeySize = 17;
 
 // The RocksDB key of a revision record.
 std::string RecordKey(Revision rev);
+// The same bytes in a fixed buffer (no heap allocation), for writers of many records.
+struct RecordKeyBytes {
+  char bytes[kRecordKeySize];
+  std::string_view view() const { return std::string_view(bytes, kRecordKeySize); }
+};
+RecordKeyBytes EncodeRecordKey(Revision rev);
 // The first record key at or after `main` (sub 0).
 inline std::string RecordKeyLowerBound(int64_t main) { return RecordKey(Revision{main, 0}); }
 // Parses a record key; false if `key` is not one.

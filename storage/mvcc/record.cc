@@ -76,6 +76,18 @@ std::string EncodeRecord(const Record& r) {
   return out;
 }
 
+void EncodeTombstone(std::string_view key, Revision prev, std::string* out) {
+  out->clear();
+  out->push_back('d');
+  PutVarint(out, static_cast<uint64_t>(prev.main));
+  PutVarint(out, static_cast<uint64_t>(prev.sub));
+  PutVarint(out, 0);  // create
+  PutVarint(out, 0);  // version
+  PutVarint(out, 0);  // lease
+  PutVarint(out, key.size());
+  out->append(key);
+}
+
 absl::StatusOr<Record> DecodeRecord(std::string_view bytes, Revision rev) {
   Header h;
   if (!ParseHeader(bytes, &h)) return BadRecord(rev);

@@ -35,6 +35,9 @@ struct Record {
 };
 
 std::string EncodeRecord(const Record& r);
+// The encoding of a delete of `key` whose deleted version is `prev`, replacing `*out` (its
+// capacity is reused: writers of many tombstones pass the same buffer).
+void EncodeTombstone(std::string_view key, Revision prev, std::string* out);
 // Corrupt error naming `rev` if `bytes` is not a well-formed record.
 absl::StatusOr<Record> DecodeRecord(std::string_view bytes, Revision rev);
 // Just the user key of an encoded record, without copying the value.

@@ -6,6 +6,7 @@
 
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
+#include "rocksdb/table_properties.h"
 #include "rocksdb/write_batch.h"
 #include "storage/mvcc/compactor.h"
 #include "storage/mvcc/crc32c.h"
@@ -480,6 +481,20 @@ uint64_t Store::LiveDataBytes() const {
   db_->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
   return sst + mem;
+}
+
+uint64_t Store::StoredBytes() const {
+  absl::ReaderMutexLock life(&lifecycle_mu_);
+  uint64_t bytes = 0;
+  rocksdb::TablePropertiesCollection tables;
+  if (db_->GetPropertiesOfAllTables(&tables).ok()) {
+    for (const auto& [file, props] : tables) bytes += props->raw_key_size + props->raw_value_size;
+  }
+  // Every keyspace's first byte (layout.h) is below 0xff.
+  const rocksdb::Range all("", "\xff");
+  uint64_t entries = 0, mem = 0;
+  db_->GetApproximateMemTableStats(db_->DefaultColumnFamily(), all, &entries, &mem);
+  return bytes + mem;
 }
 
 absl::Status Store::CompactStorage() {

@@ -198,6 +198,11 @@ class Store {
 
   // Bytes of the live RocksDB files (SST and memtables' flushed output), for benchmarks.
   uint64_t LiveDataBytes() const;
+  // Uncompressed bytes of every entry the database holds (keys and values of the live SST files
+  // as their table properties count them, plus the entries in memtables): the same on members
+  // with the same data, whether or not they flushed or compressed it yet. Costs a walk over the
+  // live files' cached properties; any thread.
+  uint64_t StoredBytes() const;
   // Memtables flushed, then every level compacted (benchmarks measure size after this).
   absl::Status CompactStorage();
 
