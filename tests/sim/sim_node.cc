@@ -23,6 +23,11 @@ absl::Status SimNode::Boot(raft::Config config) {
     if (!sm.ok()) return sm.status();
     sm_ = std::move(*sm);
     applied_ = snap->metadata.index;
+    // THE READY CONTRACT (e): a node restarts from one log that starts just after its snapshot.
+    // Entries kept behind the latest snapshot (for slow followers) are dropped at restart.
+    if (snap->metadata.index >= disk_->FirstIndex() && snap->metadata.index <= disk_->LastIndex()) {
+      if (absl::Status s = disk_->Compact(snap->metadata.index); !s.ok()) return s;
+    }
   }
   conf_ = disk_->GetInitialState().conf_state;
   handed_out_ = applied_;
