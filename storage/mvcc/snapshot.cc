@@ -17,8 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
-#include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/errors.h"
 #include "storage/mvcc/invariant.h"
 #include "storage/mvcc/rocks_read.h"
@@ -62,7 +62,7 @@ absl::Status Checksum(const std::string& path, uint64_t* size, uint32_t* crc) {
       return Errno("read", path);
     }
     if (got == 0) break;
-    c = crc32c::Extend(c, std::string_view(buf.data(), static_cast<size_t>(got)));
+    c = storage::Crc32c(c, std::string_view(buf.data(), static_cast<size_t>(got)));
     n += static_cast<uint64_t>(got);
   }
   ::close(fd);
@@ -85,7 +85,7 @@ std::string ManifestText(const SnapshotInfo& info) {
   for (const SnapshotInfo::File& f : info.files) {
     body += Cat("file ", f.name, " ", f.size, " ", Hex8(f.crc32c), "\n");
   }
-  body += Cat("end ", Hex8(crc32c::Value(body)), "\n");
+  body += Cat("end ", Hex8(storage::Crc32c(body)), "\n");
   return body;
 }
 
@@ -126,7 +126,7 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotManifest(const std::string& dir) {
   }
   std::string body = text.substr(0, end_pos);
   std::string end_line = text.substr(end_pos);
-  if (end_line != Cat("end ", Hex8(crc32c::Value(body)), "\n")) {
+  if (end_line != Cat("end ", Hex8(storage::Crc32c(body)), "\n")) {
     return bad("manifest checksum mismatch");
   }
   SnapshotInfo info;

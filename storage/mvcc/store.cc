@@ -7,8 +7,8 @@
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
+#include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
-#include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/errors.h"
 #include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
@@ -298,7 +298,7 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
   out.compact_revision = st.compact;
   out.hash_revision = rev;
   out.current_revision = st.current;
-  uint32_t crc = crc32c::Value(EncodeI64(st.compact));
+  uint32_t crc = storage::Crc32c(EncodeI64(st.compact));
   std::string lower = RecordKeyLowerBound(std::max<int64_t>(st.compact + 1, 0));
   std::string upper = RecordKeyLowerBound(rev + 1);
   rocksdb::Slice upper_slice(upper);
@@ -307,8 +307,8 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(lower); it->Valid(); it->Next()) {
-    crc = crc32c::Extend(crc, std::string_view(it->key().data(), it->key().size()));
-    crc = crc32c::Extend(crc, std::string_view(it->value().data(), it->value().size()));
+    crc = storage::Crc32c(crc, std::string_view(it->key().data(), it->key().size()));
+    crc = storage::Crc32c(crc, std::string_view(it->value().data(), it->value().size()));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "hash revision records");
   out.hash = crc;

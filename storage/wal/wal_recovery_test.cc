@@ -8,8 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/crc32c.h"
 #include "storage/fs/fault_injecting_file_system.h"
-#include "storage/wal/crc32c.h"
 #include "storage/wal/segment_preparer.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
@@ -309,7 +309,8 @@ TEST_F(RecoveryTest, UnknownRecordTypeIsCorruption) {
   seg[r + 8] = 9;
   const uint32_t seed = SegmentSeed(*DecodeSegmentHeader(seg));
   const uint64_t len = 17 + testing::EntryData(4, 1, 200).size();
-  const uint32_t crc = Crc32c(seed, std::string_view(seg).substr(r + 4, FrameBytes(len) - 4));
+  const uint32_t crc =
+      storage::Crc32c(seed, std::string_view(seg).substr(r + 4, FrameBytes(len) - 4));
   std::memcpy(seg.data() + r, &crc, 4);
   Write(1, seg);
   absl::StatusOr<Wal::Opened> o = Reopen();
@@ -358,7 +359,7 @@ TEST_F(RecoveryTest, SegmentFromAnotherFormatVersionIsRefused) {
   std::string seg = Read(2);
   const uint32_t version = 2;
   std::memcpy(seg.data() + 8, &version, 4);
-  const uint32_t crc = Crc32c(std::string_view(seg).substr(0, 32));
+  const uint32_t crc = storage::Crc32c(std::string_view(seg).substr(0, 32));
   std::memcpy(seg.data() + 32, &crc, 4);
   Write(2, seg);
   absl::StatusOr<Wal::Opened> o = Reopen();
