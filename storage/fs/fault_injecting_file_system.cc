@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 
 namespace kvd::fs {
 namespace {
@@ -19,7 +19,7 @@ std::string BaseName(const std::string& path) {
 }
 
 absl::Status Eio(std::string_view what) {
-  return absl::ErrnoToStatus(EIO, absl::StrCat(Av(what), " (injected fault)"));
+  return absl::ErrnoToStatus(EIO, storage::Cat(what, " (injected fault)"));
 }
 
 }  // namespace

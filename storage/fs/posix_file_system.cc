@@ -11,12 +11,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 
 namespace kvd::fs {
 
 absl::Status PosixError(int error_number, std::string_view call, std::string_view path) {
-  return absl::ErrnoToStatus(error_number, absl::StrCat(Av(call), " ", Av(path)));
+  return absl::ErrnoToStatus(error_number, storage::Cat(call, " ", path));
 }
 
 namespace {

@@ -12,7 +12,7 @@
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/store.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -477,9 +477,9 @@ absl::Status ApplyBatch::Commit(uint64_t index, uint64_t term) {
   MVCC_CHECK(open_, "Commit of a committed or spent ApplyBatch");
   AppliedPosition applied = store_->Applied();
   if (index <= applied.index || term < applied.term) {
-    return absl::FailedPreconditionError(Cat("mvcc: commit at index ", index, " term ", term,
-                                             " does not follow applied ", applied.index, " term ",
-                                             applied.term));
+    return absl::FailedPreconditionError(storage::Cat("mvcc: commit at index ", index, " term ",
+                                                      term, " does not follow applied ",
+                                                      applied.index, " term ", applied.term));
   }
   std::string pos;
   PutU64(&pos, index);

@@ -6,13 +6,13 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 #define MVCC_CHECK(cond, ...)                                                                     \
   do {                                                                                            \
     if (!(cond)) [[unlikely]] {                                                                   \
       std::fprintf(stderr, "%s:%d: mvcc invariant violated: %s: %s\n", __FILE__, __LINE__, #cond, \
-                   ::kvd::mvcc::Cat("" __VA_OPT__(, ) __VA_ARGS__).c_str());                      \
+                   ::kvd::storage::Cat("" __VA_OPT__(, ) __VA_ARGS__).c_str());                   \
       std::abort();                                                                               \
     }                                                                                             \
   } while (0)

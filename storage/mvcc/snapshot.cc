@@ -22,7 +22,7 @@
 #include "storage/mvcc/errors.h"
 #include "storage/mvcc/invariant.h"
 #include "storage/mvcc/rocks_read.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 absl::Status Errno(std::string_view what, const std::string& path) {
-  return ErrIo(Cat(what, " ", path), std::strerror(errno));
+  return ErrIo(storage::Cat(what, " ", path), std::strerror(errno));
 }
 
 absl::Status FsyncPath(const std::string& path, bool directory) {
@@ -78,14 +78,14 @@ bool PlainName(std::string_view name) {
 }
 
 std::string ManifestText(const SnapshotInfo& info) {
-  std::string body =
-      Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion, "\n", "format ", kFormatValue, "\n",
-          "applied_index ", info.applied.index, "\n", "applied_term ", info.applied.term, "\n",
-          "revision ", info.revision, "\n", "compact_revision ", info.compact_revision, "\n");
+  std::string body = storage::Cat(
+      "kvd-mvcc-snapshot ", kSnapshotFormatVersion, "\n", "format ", kFormatValue, "\n",
+      "applied_index ", info.applied.index, "\n", "applied_term ", info.applied.term, "\n",
+      "revision ", info.revision, "\n", "compact_revision ", info.compact_revision, "\n");
   for (const SnapshotInfo::File& f : info.files) {
-    body += Cat("file ", f.name, " ", f.size, " ", Hex8(f.crc32c), "\n");
+    body += storage::Cat("file ", f.name, " ", f.size, " ", storage::Hex8(f.crc32c), "\n");
   }
-  body += Cat("end ", Hex8(storage::Crc32c(body)), "\n");
+  body += storage::Cat("end ", storage::Hex8(storage::Crc32c(body)), "\n");
   return body;
 }
 
@@ -126,17 +126,17 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotManifest(const std::string& dir) {
   }
   std::string body = text.substr(0, end_pos);
   std::string end_line = text.substr(end_pos);
-  if (end_line != Cat("end ", Hex8(storage::Crc32c(body)), "\n")) {
+  if (end_line != storage::Cat("end ", storage::Hex8(storage::Crc32c(body)), "\n")) {
     return bad("manifest checksum mismatch");
   }
   SnapshotInfo info;
   std::vector<std::string> lines = absl::StrSplit(body, '\n', absl::SkipEmpty());
   if (lines.size() < 6) return bad("manifest too short");
-  if (lines[0] != Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion)) {
-    return bad(Cat("unknown manifest version line \"", lines[0], "\""));
+  if (lines[0] != storage::Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion)) {
+    return bad(storage::Cat("unknown manifest version line \"", lines[0], "\""));
   }
-  if (lines[1] != Cat("format ", kFormatValue)) {
-    return bad(Cat("store format \"", lines[1], "\" is not ", kFormatValue));
+  if (lines[1] != storage::Cat("format ", kFormatValue)) {
+    return bad(storage::Cat("store format \"", lines[1], "\" is not ", kFormatValue));
   }
   info.format_version = kFormatVersion;
   auto field = [&](const std::string& line, std::string_view name, auto* out) {
@@ -158,7 +158,7 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotManifest(const std::string& dir) {
         parts[1] == kSnapshotManifest || !absl::SimpleAtoi(parts[2], &f.size) ||
         parts[3].size() != 8 || !absl::SimpleHexAtoi(parts[3], &crc) ||
         !seen.insert(parts[1]).second) {
-      return bad(Cat("malformed file line \"", lines[i], "\""));
+      return bad(storage::Cat("malformed file line \"", lines[i], "\""));
     }
     f.name = parts[1];
     f.crc32c = crc;
@@ -177,7 +177,7 @@ absl::Status VerifySnapshotFiles(const std::string& dir, const SnapshotInfo& inf
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (name != kSnapshotManifest && expected.count(name) == 0) {
-      return ErrBadSnapshot(dir, Cat("unexpected file ", name));
+      return ErrBadSnapshot(dir, storage::Cat("unexpected file ", name));
     }
   }
   if (ec) return ErrIo("list " + dir, ec.message());
@@ -188,9 +188,10 @@ absl::Status VerifySnapshotFiles(const std::string& dir, const SnapshotInfo& inf
     uint32_t crc = 0;
     if (absl::Status s = Checksum(path, &size, &crc); !s.ok()) return s;
     if (size != f.size) {
-      return ErrBadSnapshot(dir, Cat("file ", f.name, " has ", size, " bytes, expected ", f.size));
+      return ErrBadSnapshot(
+          dir, storage::Cat("file ", f.name, " has ", size, " bytes, expected ", f.size));
     }
-    if (crc != f.crc32c) return ErrBadSnapshot(dir, Cat("file ", f.name, " CRC mismatch"));
+    if (crc != f.crc32c) return ErrBadSnapshot(dir, storage::Cat("file ", f.name, " CRC mismatch"));
   }
   return absl::OkStatus();
 }
@@ -239,8 +240,8 @@ absl::Status WriteSnapshotChunk(const std::string& dir, const std::string& name,
   struct stat st;
   if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != offset) {
     ::close(fd);
-    return absl::InvalidArgumentError(Cat("mvcc: snapshot chunk of ", name, " at offset ", offset,
-                                          " does not follow the file's end"));
+    return absl::InvalidArgumentError(storage::Cat("mvcc: snapshot chunk of ", name, " at offset ",
+                                                   offset, " does not follow the file's end"));
   }
   size_t done = 0;
   while (done < data.size()) {

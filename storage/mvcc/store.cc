@@ -15,7 +15,7 @@
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -142,7 +142,7 @@ absl::Status Store::OpenDatabase() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(opts, dir_, &raw);
   if (!rs.ok()) {
-    if (rs.IsCorruption()) return ErrCorrupt(Cat(dir_, ": ", rs.ToString()));
+    if (rs.IsCorruption()) return ErrCorrupt(storage::Cat(dir_, ": ", rs.ToString()));
     return ErrIo("open " + dir_, rs.ToString());
   }
   db_.reset(raw);
@@ -179,7 +179,7 @@ absl::Status Store::OpenDatabase() {
   }
   if (format != kFormatValue) {
     return fail(ErrNotAStore(
-        dir_, Cat("format \"", format, "\", this build reads \"", kFormatValue, "\"")));
+        dir_, storage::Cat("format \"", format, "\", this build reads \"", kFormatValue, "\"")));
   }
 
   auto read_i64 = [&](std::string_view key, int64_t fallback, int64_t* out) -> absl::Status {
@@ -189,8 +189,8 @@ absl::Status Store::OpenDatabase() {
       *out = fallback;
       return absl::OkStatus();
     }
-    if (!s.ok()) return FromRocks(s, Cat("read ", key));
-    if (!DecodeI64(v, out)) return ErrCorrupt(Cat("system key ", key, " malformed"));
+    if (!s.ok()) return FromRocks(s, storage::Cat("read ", key));
+    if (!DecodeI64(v, out)) return ErrCorrupt(storage::Cat("system key ", key, " malformed"));
     return absl::OkStatus();
   };
   int64_t rev = 1, compact = -1;
@@ -207,7 +207,7 @@ absl::Status Store::OpenDatabase() {
     return fail(FromRocks(rs, "read sapplied"));
   }
   if (rev < 1 || compact > rev) {
-    return fail(ErrCorrupt(Cat("revision ", rev, " with compact revision ", compact)));
+    return fail(ErrCorrupt(storage::Cat("revision ", rev, " with compact revision ", compact)));
   }
   {
     absl::WriterMutexLock lock(&index_mu_);
@@ -232,12 +232,12 @@ absl::Status Store::RebuildIndex() {
     if (prefix == kMetaPrefix || prefix == kSystemPrefix) continue;
     Revision rev;
     if (!ParseRecordKey(std::string_view(k.data(), k.size()), &rev)) {
-      return ErrCorrupt(Cat("unknown key of ", k.size(), " bytes with prefix 0x",
-                            Hex8(static_cast<unsigned char>(prefix)).substr(6)));
+      return ErrCorrupt(storage::Cat("unknown key of ", k.size(), " bytes with prefix 0x",
+                                     storage::Hex8(static_cast<unsigned char>(prefix)).substr(6)));
     }
     if (rev <= last || rev.main > current_rev_ || rev.main < 1 || rev.sub < 0) {
-      return ErrCorrupt(Cat("revision ", rev.main, ".", rev.sub,
-                            " out of order or above the store revision ", current_rev_));
+      return ErrCorrupt(storage::Cat("revision ", rev.main, ".", rev.sub,
+                                     " out of order or above the store revision ", current_rev_));
     }
     last = rev;
     absl::StatusOr<Record> r =
@@ -247,13 +247,13 @@ absl::Status Store::RebuildIndex() {
     bool live = head.has_value() && head->live;
     if (r->tombstone) {
       if (!live) {
-        return ErrCorrupt(Cat("delete at ", rev.main, ".", rev.sub, " of absent key"));
+        return ErrCorrupt(storage::Cat("delete at ", rev.main, ".", rev.sub, " of absent key"));
       }
       index_.Tombstone(r->key, rev);
     } else {
       if (r->version < 1 || r->create_revision < 1 || r->create_revision > rev.main) {
-        return ErrCorrupt(Cat("put at ", rev.main, ".", rev.sub, " has version ", r->version,
-                              " create revision ", r->create_revision));
+        return ErrCorrupt(storage::Cat("put at ", rev.main, ".", rev.sub, " has version ",
+                                       r->version, " create revision ", r->create_revision));
       }
       index_.Put(r->key, rev, r->create_revision, r->version, r->lease);
     }
@@ -364,9 +364,9 @@ absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
         std::string v;
         rocksdb::Status s = db_->Get(ro, RecordKey(prev), &v);
         if (!s.ok()) {
-          return s.IsNotFound()
-                     ? ErrCorrupt(Cat("previous version ", prev.main, ".", prev.sub, " missing"))
-                     : FromRocks(s, "read previous version");
+          return s.IsNotFound() ? ErrCorrupt(storage::Cat("previous version ", prev.main, ".",
+                                                          prev.sub, " missing"))
+                                : FromRocks(s, "read previous version");
         }
         absl::StatusOr<Record> pr = DecodeRecord(v, prev);
         if (!pr.ok()) return pr.status();

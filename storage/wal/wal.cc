@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 #include "storage/wal/wal_format.h"
 #include "storage/wal/wal_reader.h"
 
@@ -142,8 +142,8 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
 }
 
 absl::Status Wal::Fail(std::string_view what, const absl::Status& cause) {
-  failed_ = absl::InternalError(absl::StrCat(
-      "wal: ", Av(what), " failed (", cause.ToString(),
+  failed_ = absl::InternalError(storage::Cat(
+      "wal: ", what, " failed (", cause.ToString(),
       "); the WAL is unusable and nothing written since its last successful sync can be assumed "
       "durable: stop the process and restart it to recover from what is on disk"));
   return failed_;
