@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <mutex>
 
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/mvcc/compactor.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
@@ -98,13 +98,13 @@ void ApplyBatch::RollbackAll() {
 // ---------------------------------------------------------------------------- ops
 
 void ApplyBatch::BeginOp() {
-  MVCC_CHECK(open_, "request applied to a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "request applied to a committed or spent ApplyBatch");
   op_ = Op{undo_.size(), pending_order_.size(), 0, {}};
   wb_->SetSavePoint();
 }
 
 void ApplyBatch::EndOp() {
-  MVCC_CHECK(wb_->PopSavePoint().ok(), "no save point");
+  KVD_CHECK(wb_->PopSavePoint().ok(), "no save point");
   if (op_.changes > 0) {
     ++rev_;
     events_.push_back(RevisionEvents{rev_, std::move(op_.events)});
@@ -113,7 +113,7 @@ void ApplyBatch::EndOp() {
 }
 
 void ApplyBatch::AbortOp() {
-  MVCC_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
+  KVD_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
   {
     absl::WriterMutexLock lock(&store_->index_mu_);
     while (undo_.size() > op_.undo_mark) {
@@ -151,7 +151,7 @@ absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision
     auto it = pending_.find(std::make_pair(revs[i].main, revs[i].sub));
     if (it != pending_.end()) {
       absl::StatusOr<Record> r = DecodeRecord(it->second, revs[i]);
-      MVCC_CHECK(r.ok(), "own record undecodable");
+      KVD_CHECK(r.ok(), "own record undecodable");
       out[i] = *std::move(r);
     } else {
       from_db.push_back(i);
@@ -284,14 +284,14 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteRange(const DeleteRangeReq
 
 absl::StatusOr<etcdserverpb::RangeResponse> ApplyBatch::Range(
     const etcdserverpb::RangeRequest& req) {
-  MVCC_CHECK(open_, "Range on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Range on a committed or spent ApplyBatch");
   BatchView view(*this);
   return ExecuteRange(view, req);
 }
 
 absl::StatusOr<etcdserverpb::CompactionResponse> ApplyBatch::Compact(
     const etcdserverpb::CompactionRequest& req) {
-  MVCC_CHECK(open_, "Compact on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Compact on a committed or spent ApplyBatch");
   if (req.revision() <= compact_) return ErrCompacted();
   if (req.revision() > rev_) return ErrFutureRevision();
   compact_ = req.revision();
@@ -454,13 +454,13 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteLeaseKeys(int64_t lease) {
 // ---------------------------------------------------------------------------- metadata
 
 void ApplyBatch::PutMeta(std::string_view key, std::string_view value) {
-  MVCC_CHECK(open_, "PutMeta on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "PutMeta on a committed or spent ApplyBatch");
   wb_->Put(MetaKey(key), value);
   meta_[std::string(key)] = std::string(value);
 }
 
 void ApplyBatch::DeleteMeta(std::string_view key) {
-  MVCC_CHECK(open_, "DeleteMeta on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "DeleteMeta on a committed or spent ApplyBatch");
   wb_->Delete(MetaKey(key));
   meta_[std::string(key)] = std::nullopt;
 }
@@ -474,7 +474,7 @@ absl::StatusOr<std::optional<std::string>> ApplyBatch::GetMeta(std::string_view 
 // ---------------------------------------------------------------------------- commit
 
 absl::Status ApplyBatch::Commit(uint64_t index, uint64_t term) {
-  MVCC_CHECK(open_, "Commit of a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Commit of a committed or spent ApplyBatch");
   AppliedPosition applied = store_->Applied();
   if (index <= applied.index || term < applied.term) {
     return absl::FailedPreconditionError(storage::Cat("mvcc: commit at index ", index, " term ",

@@ -15,12 +15,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
 #include "storage/mvcc/rocks_read.h"
 #include "storage/strings.h"
 
@@ -263,7 +263,7 @@ absl::Status WriteSnapshotChunk(const std::string& dir, const std::string& name,
 // ---------------------------------------------------------------------------- Store
 
 absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
-  MVCC_CHECK(!batch_open_, "CreateSnapshot with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "CreateSnapshot with an open ApplyBatch");
   std::error_code ec;
   if (fs::exists(dir, ec)) return absl::InvalidArgumentError("mvcc: snapshot dir exists: " + dir);
   rocksdb::FlushOptions fo;
@@ -314,7 +314,7 @@ absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
 }
 
 absl::Status Store::InstallSnapshot(const std::string& src) {
-  MVCC_CHECK(!batch_open_, "InstallSnapshot with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "InstallSnapshot with an open ApplyBatch");
   absl::StatusOr<SnapshotInfo> info = ReadSnapshotManifest(src);
   if (!info.ok()) return info.status();
   if (absl::Status s = VerifySnapshotFiles(src, *info); !s.ok()) return s;
@@ -331,16 +331,16 @@ absl::Status Store::InstallSnapshot(const std::string& src) {
     return FsyncPath(Parent(src), true);
   };
   auto reopen_old = [&](absl::Status why) -> absl::Status {
-    MVCC_CHECK(ExchangeDirs(src, dir_).ok() && sync_parents().ok(),
-               "cannot swap the store back after a failed snapshot install: ", why.ToString());
+    KVD_CHECK(ExchangeDirs(src, dir_).ok() && sync_parents().ok(),
+              "cannot swap the store back after a failed snapshot install: ", why.ToString());
     absl::Status s = OpenDatabase();
-    MVCC_CHECK(s.ok(), "cannot reopen the store after a failed snapshot install: ", s.ToString());
+    KVD_CHECK(s.ok(), "cannot reopen the store after a failed snapshot install: ", s.ToString());
     StartCompactor();
     return why;
   };
   if (absl::Status s = ExchangeDirs(src, dir_); !s.ok()) {
     absl::Status reopened = OpenDatabase();
-    MVCC_CHECK(reopened.ok(), "cannot reopen the store: ", reopened.ToString());
+    KVD_CHECK(reopened.ok(), "cannot reopen the store: ", reopened.ToString());
     StartCompactor();
     return s;
   }

@@ -4,13 +4,13 @@
 #include <filesystem>
 #include <mutex>
 
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
 #include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
@@ -72,7 +72,7 @@ class CommittedView final : public ReadView {
   int64_t compact() const override { return st_.compact; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    MVCC_CHECK(locked_, "CommittedView looked up twice");
+    KVD_CHECK(locked_, "CommittedView looked up twice");
     store_.index_.Range(range, rev, revs, keys);
     Unlock();
   }
@@ -96,7 +96,7 @@ Store::Store(std::string dir, StoreOptions options)
     : dir_(std::move(dir)), options_(std::move(options)) {}
 
 Store::~Store() {
-  MVCC_CHECK(!batch_open_, "Store destroyed with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Store destroyed with an open ApplyBatch");
   StopCompactor();
   CloseDatabase();
 }
@@ -455,13 +455,13 @@ void Store::WaitForCompaction() const {
 // ---------------------------------------------------------------------------- apply thread
 
 ApplyBatch Store::BeginBatch(const BatchOptions& options) {
-  MVCC_CHECK(!batch_open_, "a second ApplyBatch opened while one is open");
+  KVD_CHECK(!batch_open_, "a second ApplyBatch opened while one is open");
   batch_open_ = true;
   return ApplyBatch(this, options);
 }
 
 absl::StatusOr<AppliedPosition> Store::Flush() {
-  MVCC_CHECK(!batch_open_, "Flush with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Flush with an open ApplyBatch");
   rocksdb::FlushOptions fo;
   fo.wait = true;
   if (absl::Status s = FromRocks(db_->Flush(fo), "flush"); !s.ok()) return s;
@@ -469,7 +469,7 @@ absl::StatusOr<AppliedPosition> Store::Flush() {
 }
 
 std::vector<std::string> Store::KeysWithLease(int64_t lease) const {
-  MVCC_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
   absl::ReaderMutexLock lock(&index_mu_);
   return index_.KeysWithLease(lease);
 }
