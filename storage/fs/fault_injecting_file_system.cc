@@ -331,6 +331,26 @@ absl::StatusOr<std::string> FaultInjectingFileSystem::ReadFile(const std::string
   return inode->live;
 }
 
+absl::Status FaultInjectingFileSystem::EvictCachedPages(const std::string& path) {
+  std::lock_guard lock(mu_);
+  const std::string what = absl::StrCat("evict cached pages of ", path);
+  std::shared_ptr<Inode> inode = FindFile(path);
+  if (inode == nullptr) {
+    if (absl::Status s = CheckRunning(what); !s.ok()) return s;
+    return absl::NotFoundError(what + ": no such file");
+  }
+  // The fdatasync first, with the same effect as FileSync's.
+  absl::Status s = BeginMutation(FsOp::kEvictCachedPages, what);
+  if (s.ok()) {
+    for (const Inode::Change& c : inode->pending) Inode::Apply(c, inode->durable);
+  }
+  inode->pending.clear();
+  if (!s.ok()) return s;
+  // Then every page is dropped: reads see the disk, so what a failed sync left is gone.
+  inode->live = inode->durable;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> FaultInjectingFileSystem::ListDir(const std::string& dir) {
   std::lock_guard lock(mu_);
   if (absl::Status s = CheckRunning("opendir " + dir); !s.ok()) return s;

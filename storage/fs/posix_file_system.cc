@@ -119,6 +119,19 @@ absl::StatusOr<std::string> PosixFileSystem::ReadFile(const std::string& path) {
   return out;
 }
 
+absl::Status PosixFileSystem::EvictCachedPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(errno, "open", path);
+  FdCloser closer(fd);
+  // Dirty pages are written first (fadvise skips them), so that only clean pages remain, and
+  // those go: the ones a failed fdatasync left are clean too, but not on disk.
+  if (::fdatasync(fd) != 0) return PosixError(errno, "fdatasync", path);
+  if (const int err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); err != 0) {
+    return PosixError(err, "posix_fadvise(POSIX_FADV_DONTNEED)", path);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> PosixFileSystem::ListDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return PosixError(errno, "opendir", dir);

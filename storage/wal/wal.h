@@ -27,7 +27,11 @@
 // caller has a bug.
 //
 // RECOVERY (Open). Segments are read oldest first, batch by batch, each record checked against
-// its CRC32C and each batch against the log's rules (storage/wal/log_state.h).
+// its CRC32C and each batch against the log's rules (storage/wal/log_state.h). Each segment is
+// read from the disk, not from the page cache: Open first syncs it and evicts its cached pages
+// (FileSystem::EvictCachedPages), because a batch whose fdatasync failed before the restart can
+// still be cached, marked clean, though it never reached the disk; read from the cache it would
+// be taken for durable and lost at the next power cut. What Open returns is on disk.
 //  1. A torn tail is cut off: when reading stops at a frame that is all zeros or does not
 //     verify, and nothing after it proves that the stopped batch was acknowledged, that batch
 //     and everything after it are zeroed and Open returns a notice naming the file and byte

@@ -245,6 +245,10 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
 
   for (size_t i = 0; i < files.size(); ++i) {
     const SegmentFile& file = files[i];
+    // Read what the disk holds, not what the page cache does: after a failed fdatasync (the
+    // WAL then died) the batch it failed to write can still sit there, clean, for this process
+    // to read and take for durable though the disk never got it.
+    if (absl::Status s = fs.EvictCachedPages(file.path); !s.ok()) return s;
     absl::StatusOr<std::string> bytes = fs.ReadFile(file.path);
     if (!bytes.ok()) return bytes.status();
     absl::StatusOr<SegmentHeader> header = DecodeSegmentHeader(*bytes);
