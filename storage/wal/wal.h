@@ -51,9 +51,20 @@
 //     the newest segment may hold no batch (the next segment, prepared in advance).
 //  4. A segment header from another format version refuses to open (FailedPrecondition, saying
 //     which version wrote it and which this build reads).
-// Limits: damage confined to the newest acknowledged batch, with nothing written after it, is
-// indistinguishable from a torn write and is cut off like one (etcd's WAL has the same limit);
-// deleting the newest segment by hand goes unnoticed unless the prepared next segment exists.
+// Limits. Only a batch's successors can prove it acknowledged: its own header is written before
+// its fdatasync, and a torn write can leave a complete batch N on disk after an incomplete N-1
+// (pages of unsynced writes reach the disk in any order), so N cannot vouch for N-1 either.
+// Call the unproven tail the batches after the highest seq that some batch on disk names as
+// synced. Damage confined to the unproven tail is indistinguishable from a torn write: recovery
+// cuts at the first damaged batch and discards everything after it, intact batches included,
+// and says so in the notice. The unproven tail holds the newest acknowledged batch when nothing
+// was written after it, and also the batches saved without sync just before it: a synced batch
+// N that follows unsynced batches N-k .. N-1 names N-k-1 as synced, so until a batch written
+// after N's fdatasync names N, damage to any one of N-k .. N (bit rot after the fdatasync, not
+// a torn write) takes N with it though N was acknowledged and is intact. Narrowing this would
+// take a second write and fdatasync per synced batch (a commit record after the data), which
+// the WAL does not pay; etcd's WAL has the same limit. Deleting the newest segment by hand goes
+// unnoticed unless the prepared next segment exists.
 //
 // USE FROM THE RAFT LOOP (step 2 of each Ready):
 //   WalBatch b;
