@@ -27,6 +27,10 @@ constexpr char kVersionFile[] = "kvd.version";
 constexpr char kLockFile[] = "kvd.lock";
 constexpr char kVersionPrefix[] = "kvd-data-dir-format: ";
 constexpr const char* kParts[] = {"wal", "db", "snap"};
+// Where a snapshot install parks db/ (ReplacedPath in storage/mvcc/directory_swap.h): a crash
+// can leave it there with no db/, and the store's own open moves it back, so its presence
+// stands for db/.
+constexpr char kParkedDb[] = "db.replaced";
 
 std::string Errno(int err) { return std::strerror(err); }
 
@@ -252,6 +256,11 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
     std::vector<std::string> present, missing;
     for (const char* part : kParts) {
       const std::string p = fs::JoinPath(root, part);
+      if (!has(part) && std::string_view(part) == "db" && has(kParkedDb) &&
+          IsDir(fs::JoinPath(root, kParkedDb))) {
+        present.push_back(absl::StrCat(kParkedDb, "/"));
+        continue;
+      }
       if (!has(part)) {
         missing.push_back(absl::StrCat(part, "/"));
         continue;

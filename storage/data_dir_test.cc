@@ -235,6 +235,28 @@ TEST_F(DataDirTest, AMissingPieceIsRefused) {
   EXPECT_TRUE(absl::StrContains(s.message(), d + "/db is not a directory")) << s;
 }
 
+// A snapshot install moves db/ to db.replaced/ before it moves the snapshot in; a crash right
+// then leaves no db/. The store's open moves it back, so the data directory must let it get that
+// far.
+TEST_F(DataDirTest, ADatabaseParkedByAnInterruptedInstallStandsForDb) {
+  const std::string d = Initialized();
+  WriteText(d + "/db/CURRENT", "MANIFEST-000001\n");
+  stdfs::rename(d + "/db", d + "/db.replaced");
+  absl::StatusOr<DataDir> dir = DataDir::Open(d, true);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EQ(dir->db_dir(), d + "/db");
+  EXPECT_FALSE(stdfs::exists(d + "/db")) << "the data directory leaves the recovery to the store";
+  EXPECT_EQ(ReadText(d + "/db.replaced/CURRENT"), "MANIFEST-000001\n");
+  dir = absl::StatusOr<DataDir>(absl::UnknownError("closed"));  // release the lock
+
+  // Anything else by that name is no stand-in.
+  stdfs::remove_all(d + "/db.replaced");
+  WriteText(d + "/db.replaced", "a file");
+  const absl::Status s = DataDir::Open(d, true).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "db/ is missing")) << s;
+}
+
 TEST_F(DataDirTest, ANonEmptyDirectoryWithoutAVersionFileIsRefused) {
   ASSERT_TRUE(stdfs::create_directory(P("foreign")));
   WriteText(P("foreign/notes.txt"), "mine");

@@ -15,6 +15,7 @@
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
+#include "storage/mvcc/store_files.h"
 #include "storage/strings.h"
 
 namespace kvd::mvcc {
@@ -53,8 +54,6 @@ ReadState Store::BeginRead() const {
   st.compact = compact_rev_;
   return st;
 }
-
-namespace {}  // namespace
 
 // The committed state, for reads from any thread. The index lock is held from construction
 // until the one Lookup, so the revisions, the snapshot and the index agree.
@@ -101,22 +100,18 @@ Store::~Store() {
   CloseDatabase();
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const StoreOptions& options) {
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  // What a crash interrupted: an install's directory swap, the creation of a new store.
+  if (absl::Status s = RecoverInterruptedSwap(dir, SwapOptionsOf(options)); !s.ok()) return s;
+  if (absl::Status s = RemoveInterruptedCreation(dir, options); !s.ok()) return s;
+
   std::error_code ec;
-  // Finish or undo a snapshot install interrupted between its renames (snapshot.cc, used only
-  // where the filesystem lacks RENAME_EXCHANGE): "<dir>.replaced" is the state being replaced.
-  std::string parked = dir + ".replaced";
-  if (fs::exists(parked, ec)) {
-    if (fs::exists(dir, ec)) {
-      fs::remove_all(parked, ec);
-    } else {
-      fs::rename(parked, dir, ec);
-    }
-    if (ec) return ErrIo("recover " + parked, ec.message());
-  }
   bool exists = fs::exists(dir, ec);
   if (ec) return ErrIo("stat " + dir, ec.message());
+  bool create = !exists;
   if (exists) {
     if (!fs::is_directory(dir, ec)) return ErrNotAStore(dir, "not a directory");
     bool empty = fs::is_empty(dir, ec);
@@ -125,14 +120,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
       return ErrNotAStore(dir, "it holds files but no RocksDB database (no CURRENT file)");
     }
     if (empty && !options.create_if_missing) return ErrNotAStore(dir, "it is empty");
-  } else {
-    if (!options.create_if_missing) return ErrNotAStore(dir, "it does not exist");
-    fs::create_directories(dir, ec);
-    if (ec) return ErrIo("create " + dir, ec.message());
+    create = empty;
+  } else if (!options.create_if_missing) {
+    return ErrNotAStore(dir, "it does not exist");
+  }
+  if (create) {
+    if (absl::Status s = CreateDatabase(dir, options); !s.ok()) return s;
   }
   std::unique_ptr<Store> store(new Store(dir, options));
   store->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   if (absl::Status s = store->OpenDatabase(); !s.ok()) return s;
+  if (absl::Status s = store->FinishInterruptedInstall(); !s.ok()) return s;
   store->StartCompactor();
   return store;
 }
