@@ -29,7 +29,12 @@ struct Config {
   const LogStorage* storage = nullptr;
 
   // The last index the application applied before a restart. Committed entries at or below it
-  // are not handed out again.
+  // are not handed out again. It may be above the hard state's commit index (a Ready that only
+  // moves the commit index need not be synced, while the state machine may make its applied index
+  // durable): the node then starts with that commit index, since only committed entries are ever
+  // handed out. It must not be beyond the log's last index (RawNode::Create refuses it: the log
+  // lost entries the state machine has). Below the storage's snapshot it counts as the snapshot's
+  // index.
   Index applied = 0;
 
   // Upper bound on the data bytes of the entries in one append message (at least one entry is

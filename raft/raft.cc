@@ -101,23 +101,30 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   const InitialState st = c.storage->GetInitialState();
   const Index first = c.storage->FirstIndex();
   const Index last = c.storage->LastIndex();
-  Index committed = first - 1;
   if (!st.hard_state.IsEmpty()) {
-    if (st.hard_state.commit < first - 1 || st.hard_state.commit > last) {
+    if (st.hard_state.commit > last) {
       return absl::InvalidArgumentError(absl::StrCat("storage: hard state commit ",
-                                                     st.hard_state.commit, " is outside the log [",
+                                                     st.hard_state.commit, " is beyond the log [",
                                                      first - 1, ", ", last, "]"));
     }
     r->term_ = st.hard_state.term;
     r->vote_ = st.hard_state.vote;
-    committed = st.hard_state.commit;
   }
   // Config::applied below the snapshot means the state machine starts from the snapshot.
   const Index applied = std::max(c.applied, first - 1);
-  if (applied > committed) {
+  if (applied > last) {
     return absl::InvalidArgumentError(
-        absl::StrCat("config: applied index ", applied, " is beyond the commit index ", committed));
+        absl::StrCat("config: applied index ", applied, " is beyond the last index ", last,
+                     " (the log lost entries the state machine has)"));
   }
+  // The durable commit index may lag behind what is known to be committed:
+  //  - the snapshot's index is committed by construction, and a crash between a Ready's snapshot
+  //    and its hard state (written in that order) leaves the older commit index;
+  //  - only committed entries are handed out for applying, and a Ready that only moves the commit
+  //    index is not synced, so after a power loss the state machine may have applied (and made
+  //    durable) entries above the durable commit index.
+  // Both are in this log: committed entries never change.
+  const Index committed = std::max({st.hard_state.commit, first - 1, applied});
   r->log_.InitPositions(committed, applied);
   r->trk_.SetConfState(st.conf_state, last + 1);
   r->conf_index_ = first - 1;

@@ -125,7 +125,11 @@ class Raft;  // raft/raft.h
 class RawNode {
  public:
   // Starts (or restarts) a node from config.storage's InitialState and log. InvalidArgument on a
-  // bad config (no id, no storage, election_tick <= heartbeat_tick, ...).
+  // bad config (no id, no storage, election_tick <= heartbeat_tick, ...) and on a storage that
+  // contradicts itself or Config::applied (a hard state commit index or an applied index beyond
+  // the log's last index). The commit index starts at the highest of the hard state's, the
+  // storage's snapshot index and Config::applied: each of them is known to be committed, and the
+  // durable hard state may lag behind the other two after a crash (see THE READY CONTRACT).
   static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
   ~RawNode();
   RawNode(const RawNode&) = delete;

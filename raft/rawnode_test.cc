@@ -257,6 +257,77 @@ TEST(ReadyContract, EntriesNotPersistedBeforeACrashAreResent) {
   EXPECT_EQ(c.node(2).applied()[0].second, "x");
 }
 
+// A crash between a Ready's snapshot and its hard state (the contract allows writing them in
+// this order) leaves a durable snapshot ahead of the durable commit index. The snapshot's index is
+// committed by construction, so the node restarts from it.
+TEST(ReadyContract, RestartAfterACrashBetweenSnapshotAndHardState) {
+  Cluster c;
+  AddSnapshotMembers(c, {1, 2, 3});
+  c.Elect(1);
+  c.Isolate(3);
+  for (int k = 0; k < 4; ++k) ASSERT_TRUE(c.raw(1).Propose("e" + std::to_string(k)).ok());
+  c.Stabilize();
+  const Index leader_applied = c.node(1).applied_index();
+  ASSERT_TRUE(c.node(1).CompactTo(leader_applied).ok());
+  c.Heal();
+  c.Tick(1);  // a heartbeat: 3 answers, the leader probes it and finds it needs the snapshot
+  bool snapshot_delivered = false;
+  for (int round = 0; round < 20 && !snapshot_delivered; ++round) {
+    for (NodeId id : {1, 2}) {
+      while (c.ProcessReady(id)) {
+      }
+    }
+    for (const Message& m : c.inbox(3)) snapshot_delivered |= m.type == MessageType::kSnap;
+    for (NodeId id : {1, 2, 3}) c.DeliverMessages(id);
+    if (snapshot_delivered) break;
+    while (c.ProcessReady(3)) {
+    }
+  }
+  ASSERT_TRUE(snapshot_delivered);
+  ASSERT_TRUE(c.raw(3).HasReady());
+  Ready rd = c.raw(3).GetReady();
+  ASSERT_FALSE(rd.snapshot.IsEmpty());
+  ASSERT_TRUE(rd.hard_state.has_value());
+  ASSERT_GT(rd.snapshot.metadata.index, c.node(3).storage().hard_state().commit);
+  // Crash after the snapshot is durable, before the hard state is.
+  ASSERT_TRUE(c.node(3).storage().ApplySnapshot(rd.snapshot).ok());
+  Config cfg = c.node(3).config();
+  cfg.storage = &c.node(3).storage();
+  cfg.applied = rd.snapshot.metadata.index;  // the image is installed with the snapshot
+  absl::StatusOr<std::unique_ptr<RawNode>> again = RawNode::Create(cfg);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(CommitOf(**again), rd.snapshot.metadata.index);
+  EXPECT_EQ((*again)->GetStatus().applied, rd.snapshot.metadata.index);
+}
+
+// A Ready that only moves the commit index need not be synced; the state machine may make its
+// applied index durable meanwhile. After a power loss the durable commit index may then be below
+// Config::applied: the applied entries were committed (only committed entries are handed out), so
+// the node restarts with its commit index at the applied index.
+TEST(ReadyContract, RestartWithAppliedAheadOfTheDurableCommitIndex) {
+  MemoryStorage s(ConfState{.voters = {1, 2, 3}});
+  std::vector<Entry> ents;
+  for (Index i = 1; i <= 5; ++i) ents.push_back(Entry{.term = 1, .index = i, .data = "x"});
+  ASSERT_TRUE(s.Append(ents).ok());
+  s.SetHardState(HardState{.term = 1, .vote = 1, .commit = 2});
+  Config cfg = TestConfig(2);
+  cfg.storage = &s;
+  cfg.applied = 4;
+  absl::StatusOr<std::unique_ptr<RawNode>> n = RawNode::Create(cfg);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(CommitOf(**n), 4u);
+  EXPECT_EQ((*n)->GetStatus().applied, 4u);
+  // Nothing at or below the applied index is handed out again.
+  while ((*n)->HasReady()) {
+    Ready rd = (*n)->GetReady();
+    for (const Entry& e : rd.committed_entries) EXPECT_GT(e.index, 4u);
+    (*n)->Advance();
+  }
+  // An applied index beyond the log is still refused: the log lost entries the state machine has.
+  cfg.applied = 6;
+  EXPECT_EQ(RawNode::Create(cfg).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RawNodeStep, LocalMessagesFromTheNetworkAreRejected) {
   Cluster c({1, 2, 3});
   for (MessageType t : {MessageType::kHup, MessageType::kBeat, MessageType::kUnreachable,
