@@ -14,6 +14,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -27,8 +28,56 @@ constexpr char kVersionFile[] = "kvd.version";
 constexpr char kLockFile[] = "kvd.lock";
 constexpr char kVersionPrefix[] = "kvd-data-dir-format: ";
 constexpr const char* kParts[] = {"wal", "db", "snap"};
+// Where a snapshot install parks db/ (ReplacedPath in storage/mvcc/directory_swap.h): a crash
+// can leave it there with no db/, and the store's own open moves it back, so its presence
+// stands for db/.
+constexpr char kParkedDb[] = "db.replaced";
 
 std::string Errno(int err) { return std::strerror(err); }
+
+// db/ holds a RocksDB database only once RocksDB has written its CURRENT file, the last step of
+// creating one. An empty db/ is a store not created yet. Anything else is refused: files without
+// CURRENT, but also without a table (*.sst) or a non-empty log (*.log), are the beginnings of a
+// database whose creation a crash cut short in place (which this kvd no longer does: it builds
+// the database in db.creating/), holding no data; with table or log files, CURRENT was lost.
+absl::Status CheckDatabase(fs::FileSystem& fs, const std::string& root, const std::string& db) {
+  absl::StatusOr<std::vector<std::string>> names = fs.ListDir(db);
+  if (!names.ok()) return names.status();
+  if (names->empty()) return absl::OkStatus();
+  if (std::find(names->begin(), names->end(), "CURRENT") != names->end()) return absl::OkStatus();
+  std::vector<std::string> data;
+  for (const std::string& name : *names) {
+    struct stat st;
+    const bool log = absl::EndsWith(name, ".log");
+    if (absl::EndsWith(name, ".sst") ||
+        (log && ::stat(fs::JoinPath(db, name).c_str(), &st) == 0 && st.st_size > 0)) {
+      data.push_back(name);
+    }
+  }
+  std::vector<std::string> shown = *names;
+  std::sort(shown.begin(), shown.end());
+  if (shown.size() > 6) {
+    shown.resize(6);
+    shown.push_back("...");
+  }
+  if (data.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", root, " holds a half-created store: ", db, " has files (",
+        absl::StrJoin(shown, ", "),
+        ") but no CURRENT and no table or log data, so the creation of its RocksDB database was "
+        "interrupted before it held anything; empty ",
+        db, " and start kvd again"));
+  }
+  std::sort(data.begin(), data.end());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "data directory ", root, " is damaged: ", db, " holds RocksDB data (",
+      absl::StrJoin(
+          data.size() > 6 ? std::vector<std::string>(data.begin(), data.begin() + 6) : data, ", "),
+      data.size() > 6 ? ", ..." : "",
+      ") but no CURRENT file, so the database cannot be opened; restore the member's data from a "
+      "backup, or remove the member from the cluster, delete the directory and add the member "
+      "back"));
+}
 
 std::string WhatToDoAboutPermissions() {
   return absl::StrCat("give this user (uid ", ::geteuid(),
@@ -252,6 +301,11 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
     std::vector<std::string> present, missing;
     for (const char* part : kParts) {
       const std::string p = fs::JoinPath(root, part);
+      if (!has(part) && std::string_view(part) == "db" && has(kParkedDb) &&
+          IsDir(fs::JoinPath(root, kParkedDb))) {
+        present.push_back(absl::StrCat(kParkedDb, "/"));
+        continue;
+      }
       if (!has(part)) {
         missing.push_back(absl::StrCat(part, "/"));
         continue;
@@ -264,6 +318,9 @@ absl::StatusOr<DataDir> DataDir::Open(const std::string& path, bool create_if_mi
         return absl::PermissionDeniedError(
             absl::StrCat(p, " is not writable by this process: ", Errno(errno), "; ",
                          WhatToDoAboutPermissions()));
+      }
+      if (std::string_view(part) == "db") {
+        if (absl::Status s = CheckDatabase(fs, root, p); !s.ok()) return s;
       }
       present.push_back(absl::StrCat(part, "/"));
     }

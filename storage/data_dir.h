@@ -9,10 +9,18 @@
 //   <data-dir>/wal/          the Raft WAL (storage/wal)
 //   <data-dir>/db/           the state machine's RocksDB (storage/mvcc)
 //   <data-dir>/snap/         snapshots
+// and, only while the store is replacing its database or building a new one (crash leftovers,
+// which opening the store recovers; storage/mvcc/directory_swap.h, store_files.h):
+//   <data-dir>/db.replaced/  the previous database during a snapshot install; a crash can
+//                            leave it in place of a missing db/
+//   <data-dir>/db.creating/  a new database being built, renamed over db/ when complete
 //
 // Open refuses, with an error that says what is wrong and what to do, a path that is not a
 // directory, a directory this process cannot write, a directory locked by another process, one
-// written by another format version, one missing a piece of the layout, and a non-empty
+// written by another format version, one missing a piece of the layout (db/ may be missing when
+// db.replaced/ is there: the store puts it back), one whose db/ is neither empty (a store not
+// created yet) nor a RocksDB database with its CURRENT file (the error tells a half-created
+// store, whose creation a crash interrupted in place, from one that lost CURRENT), and a non-empty
 // directory without kvd.version. A missing or empty directory is initialized (when
 // create_if_missing), and so is one left by an initialization that was interrupted (nothing in
 // it but empty wal/, db/, snap/ and the lock file).

@@ -235,6 +235,73 @@ TEST_F(DataDirTest, AMissingPieceIsRefused) {
   EXPECT_TRUE(absl::StrContains(s.message(), d + "/db is not a directory")) << s;
 }
 
+// A snapshot install moves db/ to db.replaced/ before it moves the snapshot in; a crash right
+// then leaves no db/. The store's open moves it back, so the data directory must let it get that
+// far.
+TEST_F(DataDirTest, ADatabaseParkedByAnInterruptedInstallStandsForDb) {
+  const std::string d = Initialized();
+  WriteText(d + "/db/CURRENT", "MANIFEST-000001\n");
+  stdfs::rename(d + "/db", d + "/db.replaced");
+  absl::StatusOr<DataDir> dir = DataDir::Open(d, true);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EQ(dir->db_dir(), d + "/db");
+  EXPECT_FALSE(stdfs::exists(d + "/db")) << "the data directory leaves the recovery to the store";
+  EXPECT_EQ(ReadText(d + "/db.replaced/CURRENT"), "MANIFEST-000001\n");
+  dir = absl::StatusOr<DataDir>(absl::UnknownError("closed"));  // release the lock
+
+  // Anything else by that name is no stand-in.
+  stdfs::remove_all(d + "/db.replaced");
+  WriteText(d + "/db.replaced", "a file");
+  const absl::Status s = DataDir::Open(d, true).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "db/ is missing")) << s;
+}
+
+// db/ is a store once RocksDB wrote CURRENT. Files without it are refused, and the error tells
+// a creation a crash cut short (nothing but RocksDB's first files) from a database that lost
+// CURRENT (it has tables or log data).
+TEST_F(DataDirTest, AHalfCreatedStoreIsToldFromARealOneAndRefused) {
+  const std::string d = Initialized();
+  WriteText(d + "/db/LOCK", "");
+  WriteText(d + "/db/IDENTITY", "2c1a0b4e-0000-4000-8000-000000000000\n");
+  WriteText(d + "/db/MANIFEST-000001", "manifest");
+  WriteText(d + "/db/000003.log", "");
+  absl::Status s = DataDir::Open(d, true).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            absl::StrCat("data directory ", d, " holds a half-created store: ", d,
+                         "/db has files (000003.log, IDENTITY, LOCK, MANIFEST-000001) but no "
+                         "CURRENT and no table or log data, so the creation of its RocksDB "
+                         "database was interrupted before it held anything; empty ",
+                         d, "/db and start kvd again"));
+
+  WriteText(d + "/db/000003.log", "a record");
+  WriteText(d + "/db/000005.sst", "a table");
+  s = DataDir::Open(d, true).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StartsWith(
+      s.message(), absl::StrCat("data directory ", d, " is damaged: ", d,
+                                "/db holds RocksDB data (000003.log, 000005.sst) but no CURRENT "
+                                "file, so the database cannot be opened; restore")))
+      << s;
+
+  WriteText(d + "/db/CURRENT", "MANIFEST-000001\n");
+  absl::StatusOr<DataDir> dir = DataDir::Open(d, true);
+  EXPECT_TRUE(dir.ok()) << dir.status();
+}
+
+// The store builds a new database in db.creating/ and renames it over the empty db/; a crash
+// before the rename leaves both, which the store's open cleans up.
+TEST_F(DataDirTest, AnInterruptedCreationInDbCreatingIsLeftToTheStore) {
+  const std::string d = Initialized();
+  ASSERT_TRUE(stdfs::create_directory(d + "/db.creating"));
+  WriteText(d + "/db.creating/IDENTITY", "id\n");
+  absl::StatusOr<DataDir> dir = DataDir::Open(d, true);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_TRUE(stdfs::is_empty(d + "/db"));
+  EXPECT_TRUE(stdfs::exists(d + "/db.creating/IDENTITY"));
+}
+
 TEST_F(DataDirTest, ANonEmptyDirectoryWithoutAVersionFileIsRefused) {
   ASSERT_TRUE(stdfs::create_directory(P("foreign")));
   WriteText(P("foreign/notes.txt"), "mine");

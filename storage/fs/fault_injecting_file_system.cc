@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 
 namespace kvd::fs {
 namespace {
@@ -19,7 +19,7 @@ std::string BaseName(const std::string& path) {
 }
 
 absl::Status Eio(std::string_view what) {
-  return absl::ErrnoToStatus(EIO, absl::StrCat(Av(what), " (injected fault)"));
+  return absl::ErrnoToStatus(EIO, storage::Cat(what, " (injected fault)"));
 }
 
 }  // namespace
@@ -329,6 +329,26 @@ absl::StatusOr<std::string> FaultInjectingFileSystem::ReadFile(const std::string
   std::shared_ptr<Inode> inode = FindFile(path);
   if (inode == nullptr) return absl::NotFoundError(absl::StrCat("open ", path, ": no such file"));
   return inode->live;
+}
+
+absl::Status FaultInjectingFileSystem::EvictCachedPages(const std::string& path) {
+  std::lock_guard lock(mu_);
+  const std::string what = absl::StrCat("evict cached pages of ", path);
+  std::shared_ptr<Inode> inode = FindFile(path);
+  if (inode == nullptr) {
+    if (absl::Status s = CheckRunning(what); !s.ok()) return s;
+    return absl::NotFoundError(what + ": no such file");
+  }
+  // The fdatasync first, with the same effect as FileSync's.
+  absl::Status s = BeginMutation(FsOp::kEvictCachedPages, what);
+  if (s.ok()) {
+    for (const Inode::Change& c : inode->pending) Inode::Apply(c, inode->durable);
+  }
+  inode->pending.clear();
+  if (!s.ok()) return s;
+  // Then every page is dropped: reads see the disk, so what a failed sync left is gone.
+  inode->live = inode->durable;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> FaultInjectingFileSystem::ListDir(const std::string& dir) {

@@ -5,7 +5,9 @@
 // The model, per file (inode): the content reads see, the durable content, and the writes,
 // truncations and preallocations made since the last successful Sync() (pending). Sync() makes
 // pending durable; a failed Sync() drops pending for good (the kernel marked the pages clean
-// without writing them), though reads still see the data. Per directory: the names reads see,
+// without writing them), though reads still see the data: those pages stay in the page cache,
+// across a restart of the process, until EvictCachedPages drops them (it syncs pending, then
+// reads see the durable content) or the power goes. Per directory: the names reads see,
 // the durable names, and the creates, renames and removes since the last successful SyncDir().
 // A rename is atomic: after a crash a name points at the old file or the new one. Directories
 // themselves are durable as soon as CreateDir() returns (the WAL never creates them).
@@ -42,8 +44,9 @@ enum class FsOp : uint8_t {
   kRename,
   kRemove,
   kSyncDir,
+  kEvictCachedPages,  // FileSystem::EvictCachedPages (its fdatasync is what can fail)
 };
-inline constexpr int kFsOpCount = 8;
+inline constexpr int kFsOpCount = 9;
 
 enum class CrashMode : uint8_t {
   kDropUnsynced,        // only what was synced survives
@@ -79,6 +82,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              OpenMode mode) override;
   absl::StatusOr<std::string> ReadFile(const std::string& path) override;
+  absl::Status EvictCachedPages(const std::string& path) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) override;
   absl::Status CreateDir(const std::string& path) override;
   absl::Status Rename(const std::string& from, const std::string& to) override;

@@ -98,6 +98,41 @@ TEST_F(FaultInjectingFileSystemTest, AFailedSyncLosesTheDataEvenAfterALaterSyncS
   EXPECT_EQ(Read("/d/a"), "v1");  // ...but it never reached the disk
 }
 
+// What a failed fdatasync leaves in the page cache outlives the handle (and the process): a new
+// handle's sync succeeds and reads still see it, until EvictCachedPages drops it.
+TEST_F(FaultInjectingFileSystemTest, EvictionDropsWhatAFailedSyncLeftAndSyncsTheRest) {
+  Durable("/d/a", "v1");
+  {
+    auto f = fs_.OpenWritable("/d/a", OpenMode::kOpenExisting);
+    ASSERT_TRUE((*f)->WriteAt(0, "v2").ok());
+    fs_.FailNth(FsOp::kSync, 1);
+    EXPECT_FALSE((*f)->Sync().ok());
+  }
+  auto g = fs_.OpenWritable("/d/a", OpenMode::kOpenExisting);
+  EXPECT_TRUE((*g)->Sync().ok());
+  EXPECT_EQ(Read("/d/a"), "v2");  // clean in the cache, not on disk
+  ASSERT_TRUE(fs_.EvictCachedPages("/d/a").ok());
+  EXPECT_EQ(Read("/d/a"), "v1");  // what the disk holds
+  EXPECT_EQ(fs_.op_count(FsOp::kEvictCachedPages), 1u);
+
+  // Writes not yet synced are written, not dropped.
+  ASSERT_TRUE((*g)->WriteAt(2, "+v3").ok());
+  ASSERT_TRUE(fs_.EvictCachedPages("/d/a").ok());
+  EXPECT_EQ(Read("/d/a"), "v1+v3");
+  fs_.SimulateCrash(CrashMode::kDropUnsynced);
+  EXPECT_EQ(Read("/d/a"), "v1+v3");
+
+  // A failed eviction is a failed fdatasync: it says so, and the pages stay.
+  auto h = fs_.OpenWritable("/d/a", OpenMode::kOpenExisting);
+  ASSERT_TRUE((*h)->WriteAt(0, "xx").ok());
+  fs_.FailNth(FsOp::kEvictCachedPages, 1);
+  EXPECT_FALSE(fs_.EvictCachedPages("/d/a").ok());
+  EXPECT_EQ(Read("/d/a"), "xx+v3");
+  ASSERT_TRUE(fs_.EvictCachedPages("/d/a").ok());
+  EXPECT_EQ(Read("/d/a"), "v1+v3");
+  EXPECT_EQ(fs_.EvictCachedPages("/d/none").code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(FaultInjectingFileSystemTest, FailNthFailsExactlyThatOperation) {
   auto f = Create("/d/a");
   fs_.FailNth(FsOp::kWrite, 2);

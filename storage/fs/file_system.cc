@@ -1,14 +1,14 @@
 #include "storage/fs/file_system.h"
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 
 namespace kvd::fs {
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
   if (dir.empty()) return std::string(name);
-  if (dir.back() == '/') return absl::StrCat(Av(dir), Av(name));
-  return absl::StrCat(Av(dir), "/", Av(name));
+  if (dir.back() == '/') return storage::Cat(dir, name);
+  return storage::Cat(dir, "/", name);
 }
 
 std::string DirName(std::string_view path) {

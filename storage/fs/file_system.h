@@ -10,8 +10,12 @@
 //  - A directory entry (a create, a rename, a remove) is durable only after a successful
 //    SyncDir() of the directory that holds it. Syncing a file does not make its name durable.
 //  - After a failed Sync() nothing written since the previous successful Sync() may be assumed
-//    durable, not even after a later Sync() succeeds: Linux may have dropped the dirty pages
-//    (the "fsyncgate" lesson). Callers treat a failed Sync() as fatal.
+//    durable, not even after a later Sync() succeeds: Linux marks the pages it failed to write
+//    clean (the "fsyncgate" lesson). Callers treat a failed Sync() as fatal.
+//  - Those pages may stay in the page cache, so reads, by any process and after a restart of
+//    the one that wrote them, may return data that is not on disk and never will be, and an
+//    fdatasync on a new descriptor returns 0 (the error was reported already). A reader that
+//    must only trust what is on disk (recovery) calls EvictCachedPages before reading.
 //
 // Paths are plain strings; a file's directory is the part of its path before the last '/'.
 // Errors carry the path and the OS error text. Thread-safety: a FileSystem may be used from
@@ -59,6 +63,11 @@ class FileSystem {
                                                                      OpenMode mode) = 0;
   // The whole content of a file.
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // fdatasync of the file, then drops all its pages from the page cache (posix_fadvise
+  // POSIX_FADV_DONTNEED), so that the next ReadFile returns what the disk holds rather than
+  // pages a failed fdatasync left behind. Changes nothing a read of the disk would see. An error
+  // (the fdatasync failed) means the file's content cannot be trusted.
+  virtual absl::Status EvictCachedPages(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, without "." and "..", in no given order.
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   // Creates a directory; OK if it already exists as a directory.

@@ -11,12 +11,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 
 namespace kvd::fs {
 
 absl::Status PosixError(int error_number, std::string_view call, std::string_view path) {
-  return absl::ErrnoToStatus(error_number, absl::StrCat(Av(call), " ", Av(path)));
+  return absl::ErrnoToStatus(error_number, storage::Cat(call, " ", path));
 }
 
 namespace {
@@ -117,6 +117,19 @@ absl::StatusOr<std::string> PosixFileSystem::ReadFile(const std::string& path) {
   }
   out.resize(got);
   return out;
+}
+
+absl::Status PosixFileSystem::EvictCachedPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(errno, "open", path);
+  FdCloser closer(fd);
+  // Dirty pages are written first (fadvise skips them), so that only clean pages remain, and
+  // those go: the ones a failed fdatasync left are clean too, but not on disk.
+  if (::fdatasync(fd) != 0) return PosixError(errno, "fdatasync", path);
+  if (const int err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); err != 0) {
+    return PosixError(err, "posix_fadvise(POSIX_FADV_DONTNEED)", path);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> PosixFileSystem::ListDir(const std::string& dir) {

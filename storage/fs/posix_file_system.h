@@ -1,5 +1,6 @@
 // PosixFileSystem: the FileSystem seam over the real POSIX calls (open, pwrite, fdatasync,
-// ftruncate, fallocate, rename, unlink, fsync of a directory). See storage/fs/file_system.h.
+// ftruncate, fallocate, posix_fadvise, rename, unlink, fsync of a directory). See
+// storage/fs/file_system.h.
 #pragma once
 
 #include "storage/fs/file_system.h"
@@ -11,6 +12,7 @@ class PosixFileSystem final : public FileSystem {
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              OpenMode mode) override;
   absl::StatusOr<std::string> ReadFile(const std::string& path) override;
+  absl::Status EvictCachedPages(const std::string& path) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) override;
   absl::Status CreateDir(const std::string& path) override;
   absl::Status Rename(const std::string& from, const std::string& to) override;

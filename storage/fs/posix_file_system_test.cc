@@ -1,8 +1,14 @@
 #include "storage/fs/posix_file_system.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -77,6 +83,44 @@ TEST_F(PosixFileSystemTest, WriteFileAtomicallyReplacesAndLeavesNoTempFile) {
   ASSERT_TRUE(WriteFileAtomically(fs_, tmp_.path(), "v", "two").ok());
   EXPECT_EQ(*fs_.ReadFile(P("v")), "two");
   EXPECT_EQ(*fs_.ListDir(tmp_.path()), std::vector<std::string>{"v"});
+}
+
+// How many pages of a file are in the page cache (mincore over a mapping of it).
+size_t ResidentPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  struct stat st;
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  EXPECT_EQ(::mincore(map, size, resident.data()), 0);
+  ::munmap(map, size);
+  return static_cast<size_t>(
+      std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; }));
+}
+
+TEST_F(PosixFileSystemTest, EvictCachedPagesKeepsTheContentAndEmptiesTheCache) {
+  const std::string content(256 << 10, 'k');
+  {
+    auto f = fs_.OpenWritable(P("a"), OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->WriteAt(0, content).ok());  // dirty: never synced
+  }
+  ASSERT_EQ(*fs_.ReadFile(P("a")), content);
+  ASSERT_TRUE(fs_.EvictCachedPages(P("a")).ok());
+  struct statfs sfs;
+  ASSERT_EQ(::statfs(tmp_.path().c_str(), &sfs), 0);
+  if (sfs.f_type != TMPFS_MAGIC) {  // tmpfs pages are the file: nothing to evict them to
+    EXPECT_EQ(ResidentPages(P("a")), 0u) << "pages still cached after the eviction";
+  }
+  EXPECT_EQ(*fs_.ReadFile(P("a")), content);
+  const absl::Status missing = fs_.EvictCachedPages(P("b"));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(missing.message(), P("b"))) << missing;
 }
 
 TEST(PathTest, JoinAndDirName) {

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <mutex>
 
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/mvcc/compactor.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
 #include "storage/mvcc/store.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -102,13 +102,13 @@ void ApplyBatch::RollbackIndexTo(size_t mark) {
 // ---------------------------------------------------------------------------- ops
 
 void ApplyBatch::BeginOp() {
-  MVCC_CHECK(open_, "request applied to a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "request applied to a committed or spent ApplyBatch");
   op_ = Op{undo_.size(), pending_order_.size(), 0, {}};
   wb_->SetSavePoint();
 }
 
 void ApplyBatch::EndOp() {
-  MVCC_CHECK(wb_->PopSavePoint().ok(), "no save point");
+  KVD_CHECK(wb_->PopSavePoint().ok(), "no save point");
   if (op_.changes > 0) {
     ++rev_;
     events_.push_back(RevisionEvents{rev_, std::move(op_.events)});
@@ -117,7 +117,7 @@ void ApplyBatch::EndOp() {
 }
 
 void ApplyBatch::AbortOp() {
-  MVCC_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
+  KVD_CHECK(wb_->RollbackToSavePoint().ok(), "no save point");
   RollbackIndexTo(op_.undo_mark);
   while (pending_order_.size() > op_.pending_mark) {
     Revision r = pending_order_.back();
@@ -128,7 +128,7 @@ void ApplyBatch::AbortOp() {
 }
 
 Revision ApplyBatch::WriteRecord(const Record& r) {
-  MVCC_CHECK(!r.tombstone, "WriteRecord of a tombstone");
+  KVD_CHECK(!r.tombstone, "WriteRecord of a tombstone");
   Revision rev{rev_ + 1, op_.changes++};
   std::string enc = EncodeRecord(r);
   wb_->Put(EncodeRecordKey(rev).view(), enc);
@@ -146,7 +146,7 @@ absl::StatusOr<std::vector<Record>> ApplyBatch::Fetch(const std::vector<Revision
     auto it = pending_.find(std::make_pair(revs[i].main, revs[i].sub));
     if (it != pending_.end()) {
       absl::StatusOr<Record> r = DecodeRecord(it->second, revs[i]);
-      MVCC_CHECK(r.ok(), "own record undecodable");
+      KVD_CHECK(r.ok(), "own record undecodable");
       out[i] = *std::move(r);
     } else {
       from_db.push_back(i);
@@ -303,14 +303,14 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteRange(const DeleteRangeReq
 
 absl::StatusOr<etcdserverpb::RangeResponse> ApplyBatch::Range(
     const etcdserverpb::RangeRequest& req) {
-  MVCC_CHECK(open_, "Range on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Range on a committed or spent ApplyBatch");
   BatchView view(*this);
   return ExecuteRange(view, req);
 }
 
 absl::StatusOr<etcdserverpb::CompactionResponse> ApplyBatch::Compact(
     const etcdserverpb::CompactionRequest& req) {
-  MVCC_CHECK(open_, "Compact on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Compact on a committed or spent ApplyBatch");
   if (req.revision() <= compact_) return ErrCompacted();
   if (req.revision() > rev_) return ErrFutureRevision();
   compact_ = req.revision();
@@ -476,13 +476,13 @@ absl::StatusOr<DeleteRangeResponse> ApplyBatch::DeleteLeaseKeys(int64_t lease) {
 // ---------------------------------------------------------------------------- metadata
 
 void ApplyBatch::PutMeta(std::string_view key, std::string_view value) {
-  MVCC_CHECK(open_, "PutMeta on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "PutMeta on a committed or spent ApplyBatch");
   wb_->Put(MetaKey(key), value);
   meta_[std::string(key)] = std::string(value);
 }
 
 void ApplyBatch::DeleteMeta(std::string_view key) {
-  MVCC_CHECK(open_, "DeleteMeta on a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "DeleteMeta on a committed or spent ApplyBatch");
   wb_->Delete(MetaKey(key));
   meta_[std::string(key)] = std::nullopt;
 }
@@ -496,12 +496,12 @@ absl::StatusOr<std::optional<std::string>> ApplyBatch::GetMeta(std::string_view 
 // ---------------------------------------------------------------------------- commit
 
 absl::Status ApplyBatch::Commit(uint64_t index, uint64_t term) {
-  MVCC_CHECK(open_, "Commit of a committed or spent ApplyBatch");
+  KVD_CHECK(open_, "Commit of a committed or spent ApplyBatch");
   AppliedPosition applied = store_->Applied();
   if (index <= applied.index || term < applied.term) {
-    return absl::FailedPreconditionError(Cat("mvcc: commit at index ", index, " term ", term,
-                                             " does not follow applied ", applied.index, " term ",
-                                             applied.term));
+    return absl::FailedPreconditionError(storage::Cat("mvcc: commit at index ", index, " term ",
+                                                      term, " does not follow applied ",
+                                                      applied.index, " term ", applied.term));
   }
   std::string pos;
   PutU64(&pos, index);

@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "storage/crc32c.h"
 #include "storage/mvcc/crash_workload.h"
-#include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/testing.h"
 
 extern char** environ;
@@ -57,7 +57,7 @@ Fingerprint Take(Store& s) {
   f.hash = h.ok() ? h->hash : 0;
   auto all = s.Range(Get(std::string(1, '\0'), std::string(1, '\0')));
   EXPECT_TRUE(all.ok());
-  f.live = crc32c::Value(all.ok() ? all->SerializeAsString() : "");
+  f.live = storage::Crc32c(all.ok() ? all->SerializeAsString() : "");
   EventQuery q;
   q.key = std::string(1, '\0');
   q.range_end = std::string(1, '\0');
@@ -67,7 +67,7 @@ Fingerprint Take(Store& s) {
   EXPECT_TRUE(ev.ok()) << ev.status();
   uint32_t c = 0;
   if (ev.ok()) {
-    for (const auto& e : ev->events) c = crc32c::Extend(c, e.SerializeAsString());
+    for (const auto& e : ev->events) c = storage::Crc32c(c, e.SerializeAsString());
   }
   f.history = c;
   return f;

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/strings/cord.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 namespace {
@@ -47,18 +47,21 @@ absl::Status ErrDuplicateKey() {
   return Make(absl::StatusCode::kInvalidArgument, kDuplicateKeyMessage, ErrorKind::kDuplicateKey);
 }
 absl::Status ErrCorrupt(std::string_view what) {
-  return Make(absl::StatusCode::kDataLoss, Cat("mvcc: corrupt store: ", what), ErrorKind::kCorrupt);
+  return Make(absl::StatusCode::kDataLoss, storage::Cat("mvcc: corrupt store: ", what),
+              ErrorKind::kCorrupt);
 }
 absl::Status ErrNotAStore(std::string_view dir, std::string_view why) {
   return Make(absl::StatusCode::kFailedPrecondition,
-              Cat("mvcc: ", dir, " is not a kvd MVCC store: ", why), ErrorKind::kNotAStore);
+              storage::Cat("mvcc: ", dir, " is not a kvd MVCC store: ", why),
+              ErrorKind::kNotAStore);
 }
 absl::Status ErrBadSnapshot(std::string_view dir, std::string_view why) {
-  return Make(absl::StatusCode::kDataLoss, Cat("mvcc: bad snapshot ", dir, ": ", why),
+  return Make(absl::StatusCode::kDataLoss, storage::Cat("mvcc: bad snapshot ", dir, ": ", why),
               ErrorKind::kBadSnapshot);
 }
 absl::Status ErrIo(std::string_view operation, std::string_view detail) {
-  return Make(absl::StatusCode::kInternal, Cat("mvcc: ", operation, ": ", detail), ErrorKind::kIo);
+  return Make(absl::StatusCode::kInternal, storage::Cat("mvcc: ", operation, ": ", detail),
+              ErrorKind::kIo);
 }
 
 bool IsError(const absl::Status& s, ErrorKind kind) {

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "storage/mvcc/invariant.h"
+#include "raft/check.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -76,8 +77,8 @@ void KeyIndex::MoveLease(const std::string& key, int64_t from, int64_t to) {
   if (from == to) return;
   if (from != 0) {
     auto it = lease_keys_.find(from);
-    MVCC_CHECK(it != lease_keys_.end() && it->second.erase(key) == 1, "lease ", from,
-               " does not hold key ", key);
+    KVD_CHECK(it != lease_keys_.end() && it->second.erase(key) == 1,
+              storage::Cat("lease ", from, " does not hold key ", key));
     if (it->second.empty()) lease_keys_.erase(it);
   }
   if (to != 0) lease_keys_[to].insert(key);
@@ -85,14 +86,15 @@ void KeyIndex::MoveLease(const std::string& key, int64_t from, int64_t to) {
 
 KeyIndex::Undo KeyIndex::Put(std::string_view key, Revision rev, int64_t create_revision,
                              int64_t version, int64_t lease) {
-  MVCC_CHECK(rev.sub >= 0 && rev.main > 0, "bad revision ", rev.main, ".", rev.sub);
+  KVD_CHECK(rev.sub >= 0 && rev.main > 0, "bad revision ", rev.main, ".", rev.sub);
   auto [it, inserted] = keys_.try_emplace(key);
   History& h = it->second;
   Undo undo{std::string(key), rev, Head{}, !inserted};
   if (!inserted) {
     undo.before = HeadOf(h);
-    MVCC_CHECK(undo.before.latest < rev, "put of ", key, " at ", rev.main, ".", rev.sub,
-               " is not after ", undo.before.latest.main, ".", undo.before.latest.sub);
+    KVD_CHECK(undo.before.latest < rev,
+              storage::Cat("put of ", key, " at ", rev.main, ".", rev.sub, " is not after ",
+                           undo.before.latest.main, ".", undo.before.latest.sub));
   }
   h.entries.push_back(Entry{rev.main, rev.sub, false});
   h.create_revision = create_revision;
@@ -104,11 +106,12 @@ KeyIndex::Undo KeyIndex::Put(std::string_view key, Revision rev, int64_t create_
 
 KeyIndex::Undo KeyIndex::Tombstone(std::string_view key, Revision rev) {
   auto it = keys_.find(key);
-  MVCC_CHECK(it != keys_.end() && !it->second.entries.back().tombstone, "delete of absent key ",
-             key);
+  KVD_CHECK(it != keys_.end() && !it->second.entries.back().tombstone,
+            storage::Cat("delete of absent key ", key));
   History& h = it->second;
   Undo undo{std::string(key), rev, HeadOf(h), true};
-  MVCC_CHECK(undo.before.latest < rev, "delete of ", key, " is not after its last change");
+  KVD_CHECK(undo.before.latest < rev,
+            storage::Cat("delete of ", key, " is not after its last change"));
   h.entries.push_back(Entry{rev.main, rev.sub, true});
   MoveLease(undo.key, h.lease, 0);
   h.create_revision = 0;
@@ -119,17 +122,17 @@ KeyIndex::Undo KeyIndex::Tombstone(std::string_view key, Revision rev) {
 
 void KeyIndex::Rollback(const Undo& undo) {
   auto it = keys_.find(undo.key);
-  MVCC_CHECK(it != keys_.end(), "rollback of unknown key ", undo.key);
+  KVD_CHECK(it != keys_.end(), "rollback of unknown key ", undo.key);
   History& h = it->second;
-  MVCC_CHECK(!h.entries.empty() && h.entries.back().main == undo.rev.main &&
-                 h.entries.back().sub == undo.rev.sub,
-             "rollback of ", undo.key, " out of order");
+  KVD_CHECK(!h.entries.empty() && h.entries.back().main == undo.rev.main &&
+                h.entries.back().sub == undo.rev.sub,
+            "rollback of ", undo.key, " out of order");
   h.entries.pop_back();
   MoveLease(undo.key, h.lease, undo.before.lease);
   if (h.entries.empty()) {
     // The key had no earlier entry, or compaction dropped the earlier ones meanwhile (they were
     // a deleted life of the key): either way nothing of it remains.
-    MVCC_CHECK(!undo.existed || !undo.before.live, "rollback lost live key ", undo.key);
+    KVD_CHECK(!undo.existed || !undo.before.live, "rollback lost live key ", undo.key);
     keys_.erase(it);
     return;
   }
@@ -141,7 +144,7 @@ void KeyIndex::Rollback(const Undo& undo) {
 KeyIndex::RangeUndo KeyIndex::TombstoneRange(const KeyRange& range, Revision first, size_t max_keys,
                                              std::vector<std::string>* keys,
                                              std::vector<Revision>* deleted) {
-  MVCC_CHECK(first.sub >= 0 && first.main > 0, "bad revision ", first.main, ".", first.sub);
+  KVD_CHECK(first.sub >= 0 && first.main > 0, "bad revision ", first.main, ".", first.sub);
   RangeUndo undo;
   undo.first = first;
   auto it =
@@ -153,7 +156,7 @@ KeyIndex::RangeUndo KeyIndex::TombstoneRange(const KeyRange& range, Revision fir
     if (!last.tombstone) {
       const Revision rev{first.main, first.sub + static_cast<int64_t>(undo.before.size())};
       const Revision prev{last.main, last.sub};
-      MVCC_CHECK(prev < rev, "delete of ", it->first, " at ", rev.main, ".", rev.sub,
+      KVD_CHECK(prev < rev, "delete of ", it->first, " at ", rev.main, ".", rev.sub,
                  " is not after ", prev.main, ".", prev.sub);
       if (undo.before.empty()) undo.first_key = it->first;
       undo.last_key = it->first;
@@ -183,7 +186,7 @@ void KeyIndex::Rollback(const RangeUndo& undo) {
       continue;
     }
     h.entries.pop_back();
-    MVCC_CHECK(!h.entries.empty() && !h.entries.back().tombstone, "rollback of the delete of ",
+    KVD_CHECK(!h.entries.empty() && !h.entries.back().tombstone, "rollback of the delete of ",
                it->first, " finds no live version under it");
     const RangeUndo::LiveState& s = undo.before[i++];
     h.create_revision = s.create_revision;
@@ -191,7 +194,7 @@ void KeyIndex::Rollback(const RangeUndo& undo) {
     MoveLease(it->first, 0, s.lease);
     h.lease = s.lease;
   }
-  MVCC_CHECK(i == undo.before.size(), "rollback of a range delete found ", i, " of its ",
+  KVD_CHECK(i == undo.before.size(), "rollback of a range delete found ", i, " of its ",
              undo.before.size(), " tombstones");
 }
 
@@ -208,7 +211,7 @@ void KeyIndex::Compact(std::string_view key, int64_t compact, std::vector<Revisi
     dropped->push_back(Revision{e->main, e->sub});
   h.entries.erase(h.entries.begin(), keep_from);
   if (h.entries.empty()) {
-    MVCC_CHECK(h.lease == 0 && h.version == 0, "compaction emptied live key ", key);
+    KVD_CHECK(h.lease == 0 && h.version == 0, storage::Cat("compaction emptied live key ", key));
     keys_.erase(it);
   }
 }

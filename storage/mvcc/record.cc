@@ -1,7 +1,7 @@
 #include "storage/mvcc/record.h"
 
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 namespace {
@@ -56,7 +56,7 @@ bool ParseHeader(std::string_view in, Header* h) {
 }
 
 absl::Status BadRecord(Revision rev) {
-  return ErrCorrupt(Cat("malformed revision record ", rev.main, ".", rev.sub));
+  return ErrCorrupt(storage::Cat("malformed revision record ", rev.main, ".", rev.sub));
 }
 
 }  // namespace

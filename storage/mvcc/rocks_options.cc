@@ -21,7 +21,10 @@ rocksdb::CompressionType Supported(rocksdb::CompressionType want) {
 rocksdb::Options MakeRocksOptions(const StoreOptions& options,
                                   const std::shared_ptr<rocksdb::Cache>& block_cache) {
   rocksdb::Options o;
-  o.create_if_missing = true;
+  // Opening never creates: a new store is built aside and renamed into place (store_files.h),
+  // and InstallSnapshot must not turn a missing directory into an empty store.
+  o.create_if_missing = false;
+  if (options.env != nullptr) o.env = options.env;
   o.paranoid_checks = true;
   o.max_background_jobs = 2;
   o.bytes_per_sync = 1 << 20;

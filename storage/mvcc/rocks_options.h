@@ -12,6 +12,7 @@
 //   memtables of StoreOptions::write_buffer_bytes.
 // - paranoid_checks on; memtables flushed on close (avoid_flush_during_shutdown = false), which
 //   is what makes a clean shutdown durable when RocksDB's WAL is off.
+// - create_if_missing off: only CreateDatabase (store_files.h) creates, and it sets it itself.
 #pragma once
 
 #include <memory>

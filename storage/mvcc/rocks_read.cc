@@ -4,13 +4,13 @@
 #include <string>
 
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/text.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) return ErrCorrupt(Cat(what, ": ", s.ToString()));
+  if (s.IsCorruption()) return ErrCorrupt(storage::Cat(what, ": ", s.ToString()));
   return ErrIo(what, s.ToString());
 }
 
@@ -38,7 +38,8 @@ absl::StatusOr<std::vector<Record>> ReadRecords(rocksdb::DB* db, const rocksdb::
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (statuses[i].IsNotFound()) {
-      return ErrCorrupt(Cat("indexed revision ", revs[i].main, ".", revs[i].sub, " has no record"));
+      return ErrCorrupt(
+          storage::Cat("indexed revision ", revs[i].main, ".", revs[i].sub, " has no record"));
     }
     if (!statuses[i].ok()) return FromRocks(statuses[i], "read revision record");
     absl::StatusOr<Record> r =

@@ -15,14 +15,17 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
-#include "storage/mvcc/crc32c.h"
+#include "storage/mvcc/directory_swap.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
+#include "storage/mvcc/fsync.h"
 #include "storage/mvcc/rocks_read.h"
-#include "storage/mvcc/text.h"
+#include "storage/mvcc/store_files.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -31,18 +34,7 @@ namespace fs = std::filesystem;
 namespace {
 
 absl::Status Errno(std::string_view what, const std::string& path) {
-  return ErrIo(Cat(what, " ", path), std::strerror(errno));
-}
-
-absl::Status FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  int rc = ::fsync(fd);
-  int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (rc != 0) return Errno("fsync", path);
-  return absl::OkStatus();
+  return ErrIo(storage::Cat(what, " ", path), std::strerror(errno));
 }
 
 // Size and CRC-32C of a file's contents.
@@ -62,7 +54,7 @@ absl::Status Checksum(const std::string& path, uint64_t* size, uint32_t* crc) {
       return Errno("read", path);
     }
     if (got == 0) break;
-    c = crc32c::Extend(c, std::string_view(buf.data(), static_cast<size_t>(got)));
+    c = storage::Crc32c(c, std::string_view(buf.data(), static_cast<size_t>(got)));
     n += static_cast<uint64_t>(got);
   }
   ::close(fd);
@@ -78,35 +70,15 @@ bool PlainName(std::string_view name) {
 }
 
 std::string ManifestText(const SnapshotInfo& info) {
-  std::string body =
-      Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion, "\n", "format ", kFormatValue, "\n",
-          "applied_index ", info.applied.index, "\n", "applied_term ", info.applied.term, "\n",
-          "revision ", info.revision, "\n", "compact_revision ", info.compact_revision, "\n");
+  std::string body = storage::Cat(
+      "kvd-mvcc-snapshot ", kSnapshotFormatVersion, "\n", "format ", kFormatValue, "\n",
+      "applied_index ", info.applied.index, "\n", "applied_term ", info.applied.term, "\n",
+      "revision ", info.revision, "\n", "compact_revision ", info.compact_revision, "\n");
   for (const SnapshotInfo::File& f : info.files) {
-    body += Cat("file ", f.name, " ", f.size, " ", Hex8(f.crc32c), "\n");
+    body += storage::Cat("file ", f.name, " ", f.size, " ", storage::Hex8(f.crc32c), "\n");
   }
-  body += Cat("end ", Hex8(crc32c::Value(body)), "\n");
+  body += storage::Cat("end ", storage::Hex8(storage::Crc32c(body)), "\n");
   return body;
-}
-
-// Swaps two directories on one filesystem atomically.
-absl::Status ExchangeDirs(const std::string& a, const std::string& b) {
-  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) {
-    return absl::OkStatus();
-  }
-  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return Errno("exchange", a);
-  // No RENAME_EXCHANGE on this filesystem: three renames. Store::Open finishes the job if a
-  // crash interrupts them (see Store::Open).
-  std::string parked = b + ".replaced";
-  if (::rename(b.c_str(), parked.c_str()) != 0) return Errno("rename", b);
-  if (::rename(a.c_str(), b.c_str()) != 0) return Errno("rename", a);
-  if (::rename(parked.c_str(), a.c_str()) != 0) return Errno("rename", parked);
-  return absl::OkStatus();
-}
-
-std::string Parent(const std::string& path) {
-  fs::path p = fs::absolute(path).parent_path();
-  return p.empty() ? "." : p.string();
 }
 
 }  // namespace
@@ -126,17 +98,17 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotManifest(const std::string& dir) {
   }
   std::string body = text.substr(0, end_pos);
   std::string end_line = text.substr(end_pos);
-  if (end_line != Cat("end ", Hex8(crc32c::Value(body)), "\n")) {
+  if (end_line != storage::Cat("end ", storage::Hex8(storage::Crc32c(body)), "\n")) {
     return bad("manifest checksum mismatch");
   }
   SnapshotInfo info;
   std::vector<std::string> lines = absl::StrSplit(body, '\n', absl::SkipEmpty());
   if (lines.size() < 6) return bad("manifest too short");
-  if (lines[0] != Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion)) {
-    return bad(Cat("unknown manifest version line \"", lines[0], "\""));
+  if (lines[0] != storage::Cat("kvd-mvcc-snapshot ", kSnapshotFormatVersion)) {
+    return bad(storage::Cat("unknown manifest version line \"", lines[0], "\""));
   }
-  if (lines[1] != Cat("format ", kFormatValue)) {
-    return bad(Cat("store format \"", lines[1], "\" is not ", kFormatValue));
+  if (lines[1] != storage::Cat("format ", kFormatValue)) {
+    return bad(storage::Cat("store format \"", lines[1], "\" is not ", kFormatValue));
   }
   info.format_version = kFormatVersion;
   auto field = [&](const std::string& line, std::string_view name, auto* out) {
@@ -158,7 +130,7 @@ absl::StatusOr<SnapshotInfo> ReadSnapshotManifest(const std::string& dir) {
         parts[1] == kSnapshotManifest || !absl::SimpleAtoi(parts[2], &f.size) ||
         parts[3].size() != 8 || !absl::SimpleHexAtoi(parts[3], &crc) ||
         !seen.insert(parts[1]).second) {
-      return bad(Cat("malformed file line \"", lines[i], "\""));
+      return bad(storage::Cat("malformed file line \"", lines[i], "\""));
     }
     f.name = parts[1];
     f.crc32c = crc;
@@ -177,7 +149,7 @@ absl::Status VerifySnapshotFiles(const std::string& dir, const SnapshotInfo& inf
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (name != kSnapshotManifest && expected.count(name) == 0) {
-      return ErrBadSnapshot(dir, Cat("unexpected file ", name));
+      return ErrBadSnapshot(dir, storage::Cat("unexpected file ", name));
     }
   }
   if (ec) return ErrIo("list " + dir, ec.message());
@@ -188,9 +160,10 @@ absl::Status VerifySnapshotFiles(const std::string& dir, const SnapshotInfo& inf
     uint32_t crc = 0;
     if (absl::Status s = Checksum(path, &size, &crc); !s.ok()) return s;
     if (size != f.size) {
-      return ErrBadSnapshot(dir, Cat("file ", f.name, " has ", size, " bytes, expected ", f.size));
+      return ErrBadSnapshot(
+          dir, storage::Cat("file ", f.name, " has ", size, " bytes, expected ", f.size));
     }
-    if (crc != f.crc32c) return ErrBadSnapshot(dir, Cat("file ", f.name, " CRC mismatch"));
+    if (crc != f.crc32c) return ErrBadSnapshot(dir, storage::Cat("file ", f.name, " CRC mismatch"));
   }
   return absl::OkStatus();
 }
@@ -239,8 +212,8 @@ absl::Status WriteSnapshotChunk(const std::string& dir, const std::string& name,
   struct stat st;
   if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != offset) {
     ::close(fd);
-    return absl::InvalidArgumentError(Cat("mvcc: snapshot chunk of ", name, " at offset ", offset,
-                                          " does not follow the file's end"));
+    return absl::InvalidArgumentError(storage::Cat("mvcc: snapshot chunk of ", name, " at offset ",
+                                                   offset, " does not follow the file's end"));
   }
   size_t done = 0;
   while (done < data.size()) {
@@ -262,7 +235,7 @@ absl::Status WriteSnapshotChunk(const std::string& dir, const std::string& name,
 // ---------------------------------------------------------------------------- Store
 
 absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
-  MVCC_CHECK(!batch_open_, "CreateSnapshot with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "CreateSnapshot with an open ApplyBatch");
   std::error_code ec;
   if (fs::exists(dir, ec)) return absl::InvalidArgumentError("mvcc: snapshot dir exists: " + dir);
   rocksdb::FlushOptions fo;
@@ -296,7 +269,7 @@ absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
     f.name = name;
     std::string path = (fs::path(dir) / name).string();
     if (absl::Status s = Checksum(path, &f.size, &f.crc32c); !s.ok()) return s;
-    if (absl::Status s = FsyncPath(path, false); !s.ok()) return s;
+    if (absl::Status s = SyncFile(path); !s.ok()) return s;
     info.files.push_back(std::move(f));
   }
   std::string manifest = (fs::path(dir) / kSnapshotManifest).string();
@@ -306,60 +279,96 @@ absl::StatusOr<SnapshotInfo> Store::CreateSnapshot(const std::string& dir) {
     out << ManifestText(info);
     if (!out.flush()) return ErrIo("write " + tmp, "stream error");
   }
-  if (absl::Status s = FsyncPath(tmp, false); !s.ok()) return s;
+  if (absl::Status s = SyncFile(tmp); !s.ok()) return s;
   if (::rename(tmp.c_str(), manifest.c_str()) != 0) return Errno("rename", tmp);
-  if (absl::Status s = FsyncPath(dir, true); !s.ok()) return s;
+  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
   return info;
 }
 
 absl::Status Store::InstallSnapshot(const std::string& src) {
-  MVCC_CHECK(!batch_open_, "InstallSnapshot with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "InstallSnapshot with an open ApplyBatch");
   absl::StatusOr<SnapshotInfo> info = ReadSnapshotManifest(src);
   if (!info.ok()) return info.status();
   if (absl::Status s = VerifySnapshotFiles(src, *info); !s.ok()) return s;
   for (const SnapshotInfo::File& f : info->files) {
-    if (absl::Status s = FsyncPath((fs::path(src) / f.name).string(), false); !s.ok()) return s;
+    if (absl::Status s = SyncFile((fs::path(src) / f.name).string()); !s.ok()) return s;
   }
-  if (absl::Status s = FsyncPath(src, true); !s.ok()) return s;
+  if (absl::Status s = SyncDir(src); !s.ok()) return s;
 
   absl::WriterMutexLock life(&lifecycle_mu_);
+  const AppliedPosition previous = Applied();
   StopCompactor();
   CloseDatabase();
-  auto sync_parents = [&]() -> absl::Status {
-    if (absl::Status s = FsyncPath(Parent(dir_), true); !s.ok()) return s;
-    return FsyncPath(Parent(src), true);
-  };
-  auto reopen_old = [&](absl::Status why) -> absl::Status {
-    MVCC_CHECK(ExchangeDirs(src, dir_).ok() && sync_parents().ok(),
-               "cannot swap the store back after a failed snapshot install: ", why.ToString());
+  // dir_ holds the previous state again: reopen it. Not being able to is not an error the
+  // caller can handle (the store would have no database): abort, and let the next Open recover.
+  auto reopen_previous = [&](absl::Status why) -> absl::Status {
     absl::Status s = OpenDatabase();
-    MVCC_CHECK(s.ok(), "cannot reopen the store after a failed snapshot install: ", s.ToString());
+    KVD_CHECK(s.ok(), "cannot reopen ", dir_, " after a failed snapshot install (", why.ToString(),
+              "): ", s.ToString());
+    KVD_CHECK(Applied() == previous, "after a failed snapshot install (", why.ToString(), ") ",
+              dir_, " is at applied index ", Applied().index, ", not ", previous.index);
     StartCompactor();
     return why;
   };
-  if (absl::Status s = ExchangeDirs(src, dir_); !s.ok()) {
-    absl::Status reopened = OpenDatabase();
-    MVCC_CHECK(reopened.ok(), "cannot reopen the store: ", reopened.ToString());
-    StartCompactor();
-    return s;
-  }
-  if (absl::Status s = sync_parents(); !s.ok()) return reopen_old(s);
-  if (absl::Status s = OpenDatabase(); !s.ok()) return reopen_old(s);
-  bool matches;
-  {
-    absl::ReaderMutexLock lock(&index_mu_);
-    matches = applied_ == info->applied && current_rev_ == info->revision &&
-              compact_rev_ == info->compact_revision;
-  }
-  if (!matches) {
+  absl::StatusOr<DirectorySwap> swap = DirectorySwap::Begin(dir_, src, SwapOptionsOf(options_));
+  if (!swap.ok()) return reopen_previous(swap.status());
+  auto undo = [&](absl::Status why) -> absl::Status {
     CloseDatabase();
-    return reopen_old(ErrBadSnapshot(src, "database contents disagree with the manifest"));
+    absl::Status s = swap->Undo();
+    KVD_CHECK(s.ok(), "cannot put the previous state back in ", dir_,
+              " after a failed snapshot install (", why.ToString(), "): ", s.ToString(),
+              "; opening the store recovers it");
+    return reopen_previous(why);
+  };
+  if (absl::Status s = OpenDatabase(); !s.ok()) return undo(s);
+  if (!StateMatches(*info)) {
+    return undo(ErrBadSnapshot(src, "database contents disagree with the manifest"));
   }
-  std::error_code ec;
-  fs::remove(fs::path(dir_) / kSnapshotManifest, ec);
-  fs::remove_all(src, ec);  // the previous state
+  // The install is complete once the manifest is gone from dir_, durably: until then a crash
+  // leaves Open to check the state against it (FinishInterruptedInstall).
+  if (absl::Status s = RemoveManifest(); !s.ok()) return undo(s);
+  // The previous state goes. Failing that leaves only garbage: "<dir>.replaced", which the next
+  // install or Open removes.
+  (void)swap->Commit();
   StartCompactor();
   return absl::OkStatus();
+}
+
+bool Store::StateMatches(const SnapshotInfo& info) const {
+  absl::ReaderMutexLock lock(&index_mu_);
+  return applied_ == info.applied && current_rev_ == info.revision &&
+         compact_rev_ == info.compact_revision;
+}
+
+absl::Status Store::RemoveManifest() {
+  const std::string manifest = (fs::path(dir_) / kSnapshotManifest).string();
+  const std::string step = storage::Cat("remove ", manifest);
+  if (options_.before_step) {
+    if (absl::Status s = options_.before_step(step); !s.ok()) return s;
+  }
+  if (::unlink(manifest.c_str()) != 0) return Errno("remove", manifest);
+  if (options_.before_step) {
+    if (absl::Status s = options_.before_step(storage::Cat("fsync ", dir_)); !s.ok()) return s;
+  }
+  return SyncDir(dir_);
+}
+
+absl::Status Store::FinishInterruptedInstall() {
+  const std::string manifest = (fs::path(dir_) / kSnapshotManifest).string();
+  std::error_code ec;
+  const bool pending = fs::exists(manifest, ec);
+  if (ec) return ErrIo(storage::Cat("stat ", manifest), ec.message());
+  if (!pending) return absl::OkStatus();
+  absl::StatusOr<SnapshotInfo> info = ReadSnapshotManifest(dir_);
+  if (!info.ok() || !StateMatches(*info)) {
+    return ErrCorrupt(storage::Cat(
+        dir_, " holds a snapshot install that a crash interrupted, and its database ",
+        info.ok() ? "disagrees with the snapshot's manifest"
+                  : storage::Cat("has an unreadable manifest (", info.status().message(), ")"),
+        "; the member's state machine cannot be trusted: remove the member from the cluster "
+        "and add it back, or restore its data from a backup"));
+  }
+  return RemoveManifest();
 }
 
 }  // namespace kvd::mvcc

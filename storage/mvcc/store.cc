@@ -4,19 +4,20 @@
 #include <filesystem>
 #include <mutex>
 
+#include "raft/check.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/table_properties.h"
 #include "rocksdb/write_batch.h"
+#include "storage/crc32c.h"
 #include "storage/mvcc/compactor.h"
-#include "storage/mvcc/crc32c.h"
 #include "storage/mvcc/errors.h"
-#include "storage/mvcc/invariant.h"
 #include "storage/mvcc/read_view.h"
 #include "storage/mvcc/record.h"
 #include "storage/mvcc/rocks_options.h"
 #include "storage/mvcc/rocks_read.h"
-#include "storage/mvcc/text.h"
+#include "storage/mvcc/store_files.h"
+#include "storage/strings.h"
 
 namespace kvd::mvcc {
 
@@ -55,8 +56,6 @@ ReadState Store::BeginRead() const {
   return st;
 }
 
-namespace {}  // namespace
-
 // The committed state, for reads from any thread. The index lock is held from construction
 // until the one Lookup, so the revisions, the snapshot and the index agree.
 class CommittedView final : public ReadView {
@@ -73,7 +72,7 @@ class CommittedView final : public ReadView {
   int64_t compact() const override { return st_.compact; }
   void Lookup(const KeyRange& range, int64_t rev, std::vector<Revision>* revs,
               std::vector<std::string>* keys) override {
-    MVCC_CHECK(locked_, "CommittedView looked up twice");
+    KVD_CHECK(locked_, "CommittedView looked up twice");
     store_.index_.Range(range, rev, revs, keys);
     Unlock();
   }
@@ -97,27 +96,23 @@ Store::Store(std::string dir, StoreOptions options)
     : dir_(std::move(dir)), options_(std::move(options)) {}
 
 Store::~Store() {
-  MVCC_CHECK(!batch_open_, "Store destroyed with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Store destroyed with an open ApplyBatch");
   StopCompactor();
   CloseDatabase();
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const StoreOptions& options) {
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  // What a crash interrupted: an install's directory swap, the creation of a new store.
+  if (absl::Status s = RecoverInterruptedSwap(dir, SwapOptionsOf(options)); !s.ok()) return s;
+  if (absl::Status s = RemoveInterruptedCreation(dir, options); !s.ok()) return s;
+
   std::error_code ec;
-  // Finish or undo a snapshot install interrupted between its renames (snapshot.cc, used only
-  // where the filesystem lacks RENAME_EXCHANGE): "<dir>.replaced" is the state being replaced.
-  std::string parked = dir + ".replaced";
-  if (fs::exists(parked, ec)) {
-    if (fs::exists(dir, ec)) {
-      fs::remove_all(parked, ec);
-    } else {
-      fs::rename(parked, dir, ec);
-    }
-    if (ec) return ErrIo("recover " + parked, ec.message());
-  }
   bool exists = fs::exists(dir, ec);
   if (ec) return ErrIo("stat " + dir, ec.message());
+  bool create = !exists;
   if (exists) {
     if (!fs::is_directory(dir, ec)) return ErrNotAStore(dir, "not a directory");
     bool empty = fs::is_empty(dir, ec);
@@ -126,14 +121,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
       return ErrNotAStore(dir, "it holds files but no RocksDB database (no CURRENT file)");
     }
     if (empty && !options.create_if_missing) return ErrNotAStore(dir, "it is empty");
-  } else {
-    if (!options.create_if_missing) return ErrNotAStore(dir, "it does not exist");
-    fs::create_directories(dir, ec);
-    if (ec) return ErrIo("create " + dir, ec.message());
+    create = empty;
+  } else if (!options.create_if_missing) {
+    return ErrNotAStore(dir, "it does not exist");
+  }
+  if (create) {
+    if (absl::Status s = CreateDatabase(dir, options); !s.ok()) return s;
   }
   std::unique_ptr<Store> store(new Store(dir, options));
   store->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   if (absl::Status s = store->OpenDatabase(); !s.ok()) return s;
+  if (absl::Status s = store->FinishInterruptedInstall(); !s.ok()) return s;
   store->StartCompactor();
   return store;
 }
@@ -143,7 +141,7 @@ absl::Status Store::OpenDatabase() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(opts, dir_, &raw);
   if (!rs.ok()) {
-    if (rs.IsCorruption()) return ErrCorrupt(Cat(dir_, ": ", rs.ToString()));
+    if (rs.IsCorruption()) return ErrCorrupt(storage::Cat(dir_, ": ", rs.ToString()));
     return ErrIo("open " + dir_, rs.ToString());
   }
   db_.reset(raw);
@@ -180,7 +178,7 @@ absl::Status Store::OpenDatabase() {
   }
   if (format != kFormatValue) {
     return fail(ErrNotAStore(
-        dir_, Cat("format \"", format, "\", this build reads \"", kFormatValue, "\"")));
+        dir_, storage::Cat("format \"", format, "\", this build reads \"", kFormatValue, "\"")));
   }
 
   auto read_i64 = [&](std::string_view key, int64_t fallback, int64_t* out) -> absl::Status {
@@ -190,8 +188,8 @@ absl::Status Store::OpenDatabase() {
       *out = fallback;
       return absl::OkStatus();
     }
-    if (!s.ok()) return FromRocks(s, Cat("read ", key));
-    if (!DecodeI64(v, out)) return ErrCorrupt(Cat("system key ", key, " malformed"));
+    if (!s.ok()) return FromRocks(s, storage::Cat("read ", key));
+    if (!DecodeI64(v, out)) return ErrCorrupt(storage::Cat("system key ", key, " malformed"));
     return absl::OkStatus();
   };
   int64_t rev = 1, compact = -1;
@@ -208,7 +206,7 @@ absl::Status Store::OpenDatabase() {
     return fail(FromRocks(rs, "read sapplied"));
   }
   if (rev < 1 || compact > rev) {
-    return fail(ErrCorrupt(Cat("revision ", rev, " with compact revision ", compact)));
+    return fail(ErrCorrupt(storage::Cat("revision ", rev, " with compact revision ", compact)));
   }
   {
     absl::WriterMutexLock lock(&index_mu_);
@@ -233,12 +231,12 @@ absl::Status Store::RebuildIndex() {
     if (prefix == kMetaPrefix || prefix == kSystemPrefix) continue;
     Revision rev;
     if (!ParseRecordKey(std::string_view(k.data(), k.size()), &rev)) {
-      return ErrCorrupt(Cat("unknown key of ", k.size(), " bytes with prefix 0x",
-                            Hex8(static_cast<unsigned char>(prefix)).substr(6)));
+      return ErrCorrupt(storage::Cat("unknown key of ", k.size(), " bytes with prefix 0x",
+                                     storage::Hex8(static_cast<unsigned char>(prefix)).substr(6)));
     }
     if (rev <= last || rev.main > current_rev_ || rev.main < 1 || rev.sub < 0) {
-      return ErrCorrupt(Cat("revision ", rev.main, ".", rev.sub,
-                            " out of order or above the store revision ", current_rev_));
+      return ErrCorrupt(storage::Cat("revision ", rev.main, ".", rev.sub,
+                                     " out of order or above the store revision ", current_rev_));
     }
     last = rev;
     absl::StatusOr<Record> r =
@@ -248,13 +246,13 @@ absl::Status Store::RebuildIndex() {
     bool live = head.has_value() && head->live;
     if (r->tombstone) {
       if (!live) {
-        return ErrCorrupt(Cat("delete at ", rev.main, ".", rev.sub, " of absent key"));
+        return ErrCorrupt(storage::Cat("delete at ", rev.main, ".", rev.sub, " of absent key"));
       }
       index_.Tombstone(r->key, rev);
     } else {
       if (r->version < 1 || r->create_revision < 1 || r->create_revision > rev.main) {
-        return ErrCorrupt(Cat("put at ", rev.main, ".", rev.sub, " has version ", r->version,
-                              " create revision ", r->create_revision));
+        return ErrCorrupt(storage::Cat("put at ", rev.main, ".", rev.sub, " has version ",
+                                       r->version, " create revision ", r->create_revision));
       }
       index_.Put(r->key, rev, r->create_revision, r->version, r->lease);
     }
@@ -299,7 +297,7 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
   out.compact_revision = st.compact;
   out.hash_revision = rev;
   out.current_revision = st.current;
-  uint32_t crc = crc32c::Value(EncodeI64(st.compact));
+  uint32_t crc = storage::Crc32c(EncodeI64(st.compact));
   std::string lower = RecordKeyLowerBound(std::max<int64_t>(st.compact + 1, 0));
   std::string upper = RecordKeyLowerBound(rev + 1);
   rocksdb::Slice upper_slice(upper);
@@ -308,8 +306,8 @@ absl::StatusOr<HashKVResult> Store::HashKV(int64_t revision) const {
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(lower); it->Valid(); it->Next()) {
-    crc = crc32c::Extend(crc, std::string_view(it->key().data(), it->key().size()));
-    crc = crc32c::Extend(crc, std::string_view(it->value().data(), it->value().size()));
+    crc = storage::Crc32c(crc, std::string_view(it->key().data(), it->key().size()));
+    crc = storage::Crc32c(crc, std::string_view(it->value().data(), it->value().size()));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "hash revision records");
   out.hash = crc;
@@ -365,9 +363,9 @@ absl::StatusOr<EventPage> Store::ReadEvents(const EventQuery& q) const {
         std::string v;
         rocksdb::Status s = db_->Get(ro, RecordKey(prev), &v);
         if (!s.ok()) {
-          return s.IsNotFound()
-                     ? ErrCorrupt(Cat("previous version ", prev.main, ".", prev.sub, " missing"))
-                     : FromRocks(s, "read previous version");
+          return s.IsNotFound() ? ErrCorrupt(storage::Cat("previous version ", prev.main, ".",
+                                                          prev.sub, " missing"))
+                                : FromRocks(s, "read previous version");
         }
         absl::StatusOr<Record> pr = DecodeRecord(v, prev);
         if (!pr.ok()) return pr.status();
@@ -456,13 +454,13 @@ void Store::WaitForCompaction() const {
 // ---------------------------------------------------------------------------- apply thread
 
 ApplyBatch Store::BeginBatch(const BatchOptions& options) {
-  MVCC_CHECK(!batch_open_, "a second ApplyBatch opened while one is open");
+  KVD_CHECK(!batch_open_, "a second ApplyBatch opened while one is open");
   batch_open_ = true;
   return ApplyBatch(this, options);
 }
 
 absl::StatusOr<AppliedPosition> Store::Flush() {
-  MVCC_CHECK(!batch_open_, "Flush with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Flush with an open ApplyBatch");
   rocksdb::FlushOptions fo;
   fo.wait = true;
   if (absl::Status s = FromRocks(db_->Flush(fo), "flush"); !s.ok()) return s;
@@ -470,7 +468,7 @@ absl::StatusOr<AppliedPosition> Store::Flush() {
 }
 
 std::vector<std::string> Store::KeysWithLease(int64_t lease) const {
-  MVCC_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
+  KVD_CHECK(!batch_open_, "Store::KeysWithLease with an open ApplyBatch");
   absl::ReaderMutexLock lock(&index_mu_);
   return index_.KeysWithLease(lease);
 }

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,7 @@
 namespace rocksdb {
 class Cache;
 class DB;
+class Env;
 }  // namespace rocksdb
 
 namespace kvd::mvcc {
@@ -80,6 +82,15 @@ struct StoreOptions {
   // Physical compaction removes at most this many revision records per step (one RocksDB
   // write, one exclusive hold of the index lock).
   size_t compaction_batch_records = 1000;
+
+  // ---- For tests (crash and fault injection); the defaults are what a server runs with.
+  // The Env RocksDB runs on; null is RocksDB's default. Must outlive the store.
+  rocksdb::Env* env = nullptr;
+  // Called before each step of the store's own that changes the disk outside RocksDB (the
+  // renames, removals and fsyncs of creating a store, installing a snapshot and recovering an
+  // interrupted install), with a description of the step. A non-OK result fails the step as if
+  // its system call had; the hook may also kill the process. Null: none.
+  std::function<absl::Status(std::string_view step)> before_step;
 };
 
 // The Raft position the store's state corresponds to.
@@ -136,6 +147,16 @@ class Store {
  public:
   // Opens (or, per options, creates) the store in `dir`. Errors: NotAStore for a directory
   // holding something else or another format version, Corrupt for damaged data, Io otherwise.
+  //
+  // Creation: a missing or empty `dir` gets a new database, built in "<dir>.creating" and
+  // renamed into place (replacing the empty directory) once RocksDB has written it, the parent
+  // directory fsynced; a crash during creation leaves `dir` as it was, and "<dir>.creating" is
+  // removed at the next open.
+  //
+  // Recovery, before anything else: a snapshot install a crash interrupted is finished or
+  // undone (directory_swap.h: "<dir>.replaced" is put back or removed), and a database that a
+  // crash left with the install's manifest still in it (the swap was done, the check after it
+  // not) is checked against that manifest now: Corrupt if it disagrees.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
                                                      const StoreOptions& options = {});
   ~Store();
@@ -191,9 +212,14 @@ class Store {
   absl::StatusOr<SnapshotInfo> CreateSnapshot(const std::string& dir);
 
   // Replaces the whole state with the snapshot received in `dir` (same filesystem as the store's
-  // directory): verifies the manifest and every file's size and CRC, fsyncs, atomically swaps
-  // it with the store's directory, reopens and rebuilds the index. `dir` is consumed. On error
-  // the store keeps its previous state. Requires no open batch; blocks readers while swapping.
+  // directory): verifies the manifest and every file's size and CRC, fsyncs, swaps it with the
+  // store's directory (directory_swap.h), reopens, rebuilds the index and checks the state
+  // against the manifest. `dir` is consumed on success. On error the store keeps its previous
+  // state and `dir` its snapshot; if the previous state cannot be put back and reopened, the
+  // process aborts (KVD_CHECK), and the next Open recovers it. After a crash the next Open
+  // finds the previous state with `dir` untouched, or (once the snapshot has been renamed into
+  // place) the snapshot's state with `dir` gone; never anything else. Requires no open batch;
+  // blocks readers while swapping.
   absl::Status InstallSnapshot(const std::string& dir);
 
   // Bytes of the live RocksDB files (SST and memtables' flushed output), for benchmarks.
@@ -213,8 +239,16 @@ class Store {
   friend class BatchView;
 
   Store(std::string dir, StoreOptions options);
-  // Opens RocksDB in dir_, loads the system keys and rebuilds the index.
+  // Opens the existing RocksDB database in dir_ (never creates one), loads the system keys and
+  // rebuilds the index.
   absl::Status OpenDatabase();
+  // After OpenDatabase: if dir_ still holds a snapshot manifest (an install interrupted after
+  // its swap), checks the state against it and removes it.
+  absl::Status FinishInterruptedInstall();
+  // Whether the opened state is the one `info` describes.
+  bool StateMatches(const SnapshotInfo& info) const;
+  // Removes dir_'s snapshot manifest, durably: the last step of an install.
+  absl::Status RemoveManifest();
   void CloseDatabase();
   absl::Status RebuildIndex();
   void StartCompactor();

@@ -427,8 +427,8 @@ TEST(StoreOpenTest, DamagedRecordsForeignDataAndOtherVersionsAreRefused) {
 }
 
 TEST(StoreOpenTest, InterruptedRenameFallbackOfAnInstallIsUndoneAtOpen) {
-  // Where the filesystem lacks RENAME_EXCHANGE, an install renames the store to
-  // "<dir>.replaced" first; a crash right then leaves no "<dir>". Open puts it back.
+  // An install renames the store to "<dir>.replaced" first; a crash right then leaves no
+  // "<dir>". Open puts it back.
   TempDir dir;
   {
     auto st = Store::Open(dir.Sub("db"));

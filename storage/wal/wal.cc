@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
+#include "storage/strings.h"
 #include "storage/wal/wal_format.h"
 #include "storage/wal/wal_reader.h"
 
@@ -112,12 +112,10 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
   wal->synced_batch_seq_ = contents->last_batch_seq;
   if (!contents->segments.empty()) {
     const SegmentOnDisk& last = contents->segments.back();
+    // No sync needed: ReadWal read it from the disk (after an fdatasync), and repairs synced.
     absl::StatusOr<std::unique_ptr<fs::WritableFile>> f =
         fs->OpenWritable(last.path, fs::OpenMode::kOpenExisting);
     if (!f.ok()) return f.status();
-    // What recovery read may still sit only in the page cache (the process died, not the
-    // machine): make it durable before the caller acts on it.
-    if (absl::Status s = (*f)->Sync(); !s.ok()) return s;
     wal->current_ = std::make_unique<OpenSegment>(
         OpenSegment{.seq = last.seq,
                     .seed = SegmentSeed({.seq = last.seq, .wal_id = contents->wal_id}),
@@ -142,8 +140,8 @@ absl::StatusOr<Wal::Opened> Wal::Open(fs::FileSystem* fs, std::string dir, WalOp
 }
 
 absl::Status Wal::Fail(std::string_view what, const absl::Status& cause) {
-  failed_ = absl::InternalError(absl::StrCat(
-      "wal: ", Av(what), " failed (", cause.ToString(),
+  failed_ = absl::InternalError(storage::Cat(
+      "wal: ", what, " failed (", cause.ToString(),
       "); the WAL is unusable and nothing written since its last successful sync can be assumed "
       "durable: stop the process and restart it to recover from what is on disk"));
   return failed_;

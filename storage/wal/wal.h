@@ -27,7 +27,11 @@
 // caller has a bug.
 //
 // RECOVERY (Open). Segments are read oldest first, batch by batch, each record checked against
-// its CRC32C and each batch against the log's rules (storage/wal/log_state.h).
+// its CRC32C and each batch against the log's rules (storage/wal/log_state.h). Each segment is
+// read from the disk, not from the page cache: Open first syncs it and evicts its cached pages
+// (FileSystem::EvictCachedPages), because a batch whose fdatasync failed before the restart can
+// still be cached, marked clean, though it never reached the disk; read from the cache it would
+// be taken for durable and lost at the next power cut. What Open returns is on disk.
 //  1. A torn tail is cut off: when reading stops at a frame that is all zeros or does not
 //     verify, and nothing after it proves that the stopped batch was acknowledged, that batch
 //     and everything after it are zeroed and Open returns a notice naming the file and byte
@@ -47,9 +51,20 @@
 //     the newest segment may hold no batch (the next segment, prepared in advance).
 //  4. A segment header from another format version refuses to open (FailedPrecondition, saying
 //     which version wrote it and which this build reads).
-// Limits: damage confined to the newest acknowledged batch, with nothing written after it, is
-// indistinguishable from a torn write and is cut off like one (etcd's WAL has the same limit);
-// deleting the newest segment by hand goes unnoticed unless the prepared next segment exists.
+// Limits. Only a batch's successors can prove it acknowledged: its own header is written before
+// its fdatasync, and a torn write can leave a complete batch N on disk after an incomplete N-1
+// (pages of unsynced writes reach the disk in any order), so N cannot vouch for N-1 either.
+// Call the unproven tail the batches after the highest seq that some batch on disk names as
+// synced. Damage confined to the unproven tail is indistinguishable from a torn write: recovery
+// cuts at the first damaged batch and discards everything after it, intact batches included,
+// and says so in the notice. The unproven tail holds the newest acknowledged batch when nothing
+// was written after it, and also the batches saved without sync just before it: a synced batch
+// N that follows unsynced batches N-k .. N-1 names N-k-1 as synced, so until a batch written
+// after N's fdatasync names N, damage to any one of N-k .. N (bit rot after the fdatasync, not
+// a torn write) takes N with it though N was acknowledged and is intact. Narrowing this would
+// take a second write and fdatasync per synced batch (a commit record after the data), which
+// the WAL does not pay; etcd's WAL has the same limit. Deleting the newest segment by hand goes
+// unnoticed unless the prepared next segment exists.
 //
 // USE FROM THE RAFT LOOP (step 2 of each Ready):
 //   WalBatch b;

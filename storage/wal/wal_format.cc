@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "storage/wal/crc32c.h"
+#include "storage/crc32c.h"
 
 namespace kvd::wal {
 namespace {
@@ -100,7 +100,7 @@ std::string EncodeSegmentHeader(const SegmentHeader& h) {
   Store<uint32_t>(out.data() + 12, static_cast<uint32_t>(kSegmentHeaderBytes));
   Store<uint64_t>(out.data() + 16, h.seq);
   Store<uint64_t>(out.data() + 24, h.wal_id);
-  Store<uint32_t>(out.data() + 32, Crc32c(std::string_view(out.data(), 32)));
+  Store<uint32_t>(out.data() + 32, storage::Crc32c(std::string_view(out.data(), 32)));
   return out;
 }
 
@@ -118,7 +118,7 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
     return absl::FailedPreconditionError(absl::StrCat("written by WAL format version ", version,
                                                       "; this kvd reads version ", kFormatVersion));
   }
-  if (Load<uint32_t>(bytes.data() + 32) != Crc32c(bytes.substr(0, 32))) {
+  if (Load<uint32_t>(bytes.data() + 32) != storage::Crc32c(bytes.substr(0, 32))) {
     return absl::DataLossError("segment header checksum mismatch");
   }
   if (Load<uint32_t>(bytes.data() + 12) != kSegmentHeaderBytes ||
@@ -133,7 +133,7 @@ uint32_t SegmentSeed(const SegmentHeader& h) {
   char buf[16];
   Store<uint64_t>(buf, h.wal_id);
   Store<uint64_t>(buf + 8, h.seq);
-  return Crc32c(std::string_view(buf, sizeof(buf)));
+  return storage::Crc32c(std::string_view(buf, sizeof(buf)));
 }
 
 size_t FrameWriter::BeginFrame(RecordType t, uint64_t payload_bytes) {
@@ -149,7 +149,7 @@ void FrameWriter::EndFrame(size_t frame_offset) {
   out_->resize(frame_offset + FrameBytes(out_->size() - frame_offset - kFrameHeaderBytes), '\0');
   const std::string_view covered =
       std::string_view(*out_).substr(frame_offset + 4, out_->size() - frame_offset - 4);
-  Store<uint32_t>(out_->data() + frame_offset, Crc32c(seed_, covered));
+  Store<uint32_t>(out_->data() + frame_offset, storage::Crc32c(seed_, covered));
 }
 
 size_t FrameWriter::AppendBatchHeader(const BatchHeader& h) {
@@ -171,7 +171,7 @@ void FrameWriter::PatchBatchHeader(size_t offset, const BatchHeader& h) {
   Store<uint64_t>(p + 24, h.batch_bytes);
   const std::string_view covered =
       std::string_view(*out_).substr(offset + 4, FrameBytes(kBatchHeaderPayload) - 4);
-  Store<uint32_t>(out_->data() + offset, Crc32c(seed_, covered));
+  Store<uint32_t>(out_->data() + offset, storage::Crc32c(seed_, covered));
 }
 
 void FrameWriter::AppendSegmentStart(raft::Index first_index) {
@@ -235,7 +235,7 @@ Frame ParseFrame(std::string_view segment, uint64_t offset, uint32_t seed) {
     return f;
   }
   const uint64_t bytes = FrameBytes(length);
-  if (Load<uint32_t>(header.data()) != Crc32c(seed, rest.substr(4, bytes - 4))) {
+  if (Load<uint32_t>(header.data()) != storage::Crc32c(seed, rest.substr(4, bytes - 4))) {
     f.problem = "record checksum mismatch";
     return f;
   }

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "storage/wal/crc32c.h"
+#include "storage/crc32c.h"
 
 namespace kvd::wal {
 namespace {
@@ -52,7 +52,7 @@ TEST(SegmentHeaderTest, RejectsDamageAndOtherVersions) {
   std::string v2 = good;
   const uint32_t two = 2;
   std::memcpy(v2.data() + 8, &two, 4);
-  const uint32_t crc = Crc32c(std::string_view(v2).substr(0, 32));
+  const uint32_t crc = storage::Crc32c(std::string_view(v2).substr(0, 32));
   std::memcpy(v2.data() + 32, &crc, 4);
   absl::Status s = DecodeSegmentHeader(v2).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -173,7 +173,7 @@ TEST(FrameTest, UnknownTypeWithGoodChecksumIsReportedAsValid) {
   std::string buf;
   FrameWriter(&buf, kSeed).AppendHardState({.term = 1, .vote = 0, .commit = 0});
   buf[8] = 42;  // a type from the future; fix the checksum so it verifies
-  const uint32_t crc = Crc32c(kSeed, std::string_view(buf).substr(4));
+  const uint32_t crc = storage::Crc32c(kSeed, std::string_view(buf).substr(4));
   std::memcpy(buf.data(), &crc, 4);
   Frame f = ParseFrame(buf, 0, kSeed);
   EXPECT_EQ(f.status, Frame::Status::kValid);

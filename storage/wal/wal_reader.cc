@@ -169,11 +169,16 @@ absl::StatusOr<BatchAttempt> ParseBatch(std::string_view seg, uint64_t start, ui
   return a;
 }
 
-// The offset of a batch header at or after `from` that names batch `seq` (or a later one) as
-// synced, which proves that batch was acknowledged; nullopt when there is none.
-std::optional<uint64_t> FindProofOfSync(std::string_view seg, uint64_t from, uint32_t seed,
-                                        uint64_t seq) {
+struct HeaderAt {
+  uint64_t offset = 0;
+  BatchHeader header;
+};
+
+// Every batch header at or after `from` that verifies, wherever it is (a damaged batch hides
+// where the next one starts, so every aligned offset is tried).
+std::vector<HeaderAt> BatchHeadersFrom(std::string_view seg, uint64_t from, uint32_t seed) {
   constexpr uint64_t kHeaderFrame = FrameBytes(32);
+  std::vector<HeaderAt> out;
   for (uint64_t p = (from + kFrameAlignment - 1) / kFrameAlignment * kFrameAlignment;
        p + kHeaderFrame <= seg.size(); p += kFrameAlignment) {
     if (static_cast<uint8_t>(seg[p + 8]) != static_cast<uint8_t>(RecordType::kBatchHeader)) {
@@ -185,9 +190,18 @@ std::optional<uint64_t> FindProofOfSync(std::string_view seg, uint64_t from, uin
     const Frame f = ParseFrame(seg, p, seed);
     if (f.status != Frame::Status::kValid) continue;
     absl::StatusOr<BatchHeader> h = DecodeBatchHeader(f.payload);
-    if (h.ok() && h->synced_seq >= seq && h->synced_seq < h->seq) return p;
+    if (h.ok()) out.push_back({p, *h});
   }
-  return std::nullopt;
+  return out;
+}
+
+// A header that names batch `seq` (or a later one) as synced, which proves that batch was
+// acknowledged.
+const HeaderAt* FindProofOfSync(const std::vector<HeaderAt>& headers, uint64_t seq) {
+  for (const HeaderAt& h : headers) {
+    if (h.header.synced_seq >= seq && h.header.synced_seq < h.header.seq) return &h;
+  }
+  return nullptr;
 }
 
 struct SegmentFile {
@@ -245,6 +259,10 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
 
   for (size_t i = 0; i < files.size(); ++i) {
     const SegmentFile& file = files[i];
+    // Read what the disk holds, not what the page cache does: after a failed fdatasync (the
+    // WAL then died) the batch it failed to write can still sit there, clean, for this process
+    // to read and take for durable though the disk never got it.
+    if (absl::Status s = fs.EvictCachedPages(file.path); !s.ok()) return s;
     absl::StatusOr<std::string> bytes = fs.ReadFile(file.path);
     if (!bytes.ok()) return bytes.status();
     absl::StatusOr<SegmentHeader> header = DecodeSegmentHeader(*bytes);
@@ -364,15 +382,16 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     const std::string& path = files[problem->file].path;
     const uint64_t unacknowledged = out.last_batch_seq + 1;
     const bool has_next = problem->file + 1 < files.size();
+    const std::vector<HeaderAt> after =
+        BatchHeadersFrom(problem->bytes, problem->offset, problem->seed);
+    const std::vector<HeaderAt> in_next =
+        has_next ? BatchHeadersFrom(next_bytes, kSegmentHeaderBytes, next_seed)
+                 : std::vector<HeaderAt>();
     std::optional<std::pair<std::string, uint64_t>> proof;
-    if (std::optional<uint64_t> p =
-            FindProofOfSync(problem->bytes, problem->offset, problem->seed, unacknowledged)) {
-      proof = {path, *p};
-    } else if (has_next) {
-      if (std::optional<uint64_t> p =
-              FindProofOfSync(next_bytes, kSegmentHeaderBytes, next_seed, unacknowledged)) {
-        proof = {files[problem->file + 1].path, *p};
-      }
+    if (const HeaderAt* p = FindProofOfSync(after, unacknowledged)) {
+      proof = {path, p->offset};
+    } else if (const HeaderAt* q = FindProofOfSync(in_next, unacknowledged)) {
+      proof = {files[problem->file + 1].path, q->offset};
     }
     if (proof) {
       return Corrupt(path, problem->offset,
@@ -388,11 +407,33 @@ absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir) 
     // A torn tail: the write of batch `unacknowledged` never completed, so it was never
     // acknowledged. Zero it and anything after it.
     const uint64_t end = EndOfNonZero(problem->bytes, problem->batch_start);
+    // Later batches that verify go too. A torn write explains them (pages of unsynced writes
+    // reach the disk in any order), but so does damage to an unsynced batch that a later
+    // synced one made durable: then the newest of them may have been acknowledged (wal.h,
+    // Limits). Say so rather than guess.
+    uint64_t later_first = 0, later_last = 0, later_count = 0;
+    for (const std::vector<HeaderAt>* headers : {&after, &in_next}) {
+      for (const HeaderAt& h : *headers) {
+        if (h.header.seq <= unacknowledged) continue;
+        if (later_count++ == 0) later_first = h.header.seq;
+        later_last = std::max(later_last, h.header.seq);
+      }
+    }
+    const std::string later =
+        later_count == 0
+            ? std::string()
+            : absl::StrCat("; ", later_count, later_count == 1 ? " batch" : " batches",
+                           " after it (seq ", later_first,
+                           later_count == 1 ? "" : absl::StrCat(" to ", later_last),
+                           ") verified and went with it: if this was damage after the fact "
+                           "rather than a torn write, batch ",
+                           later_last, " may have been acknowledged");
     out.notices.push_back(absl::StrCat(
         "wal: discarded a torn write at the end of ", path, ": bytes [", problem->batch_start, ", ",
         end, ") (", problem->what, " at offset ", problem->offset, "): batch ", unacknowledged,
         " is incomplete and nothing after it shows it was ever synced, so it is taken for a write "
-        "cut short by a crash"));
+        "cut short by a crash",
+        later));
     if (end > problem->batch_start) out.repairs.push_back({path, problem->batch_start, end});
     if (problem->batches_before == 0) {
       out.spare = SegmentOnDisk{files[problem->file].seq, path, 0, kSegmentHeaderBytes, 0};

@@ -1,6 +1,7 @@
 // ReadWal: reads a WAL directory and decides, by the recovery rules in storage/wal/wal.h, what
 // log it holds, or refuses. It changes nothing on disk: the torn tail it finds comes back as
-// repairs for Wal::Open to make.
+// repairs for Wal::Open to make. It reads each segment from the disk, not from the page cache
+// (FileSystem::EvictCachedPages first), so what it returns is durable.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +47,7 @@ struct WalContents {
 
 // DataLoss for corruption (naming the file and byte offset) or a missing segment;
 // FailedPrecondition for a segment written by another format version; the file system's own
-// error when a read fails.
+// error when a read or an eviction (its fdatasync) fails.
 absl::StatusOr<WalContents> ReadWal(fs::FileSystem& fs, const std::string& dir);
 
 }  // namespace kvd::wal

@@ -8,8 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/crc32c.h"
 #include "storage/fs/fault_injecting_file_system.h"
-#include "storage/wal/crc32c.h"
 #include "storage/wal/segment_preparer.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
@@ -216,6 +216,60 @@ TEST_F(RecoveryTest, OutOfOrderTornWriteOfUnsyncedBatchesIsCutOff) {
       << notices[0];
 }
 
+// The limit in wal.h, exactly: a synced batch after unsynced ones names only what was synced
+// before it, so damage to one of those unsynced batches is cut as a torn write and takes the
+// acknowledged, intact batch after it along (the notice says so). Once a later batch names
+// the synced one, the same damage is corruption.
+class UnprovenTailTest : public RecoveryTest {
+ protected:
+  // Build(2), then two batches saved without sync and one with (the acknowledged one), and
+  // `more` synced batches after it. Flips a bit in an entry of the first unsynced batch.
+  // Returns the segment's batches before the damage.
+  std::vector<BatchAt> SaveAndDamage(int more) {
+    Build(2);
+    absl::StatusOr<Wal::Opened> o = Reopen();
+    EXPECT_TRUE(o.ok()) << o.status();
+    if (!o.ok()) return {};
+    for (int i = 0; i < 3 + more; ++i) {
+      const std::vector<raft::Entry> e = MakeEntries(7 + 3 * i, 3, 1, 200);
+      EXPECT_TRUE(
+          o->wal->Save({.snapshot = nullptr, .entries = e, .hard_state = nullptr, .sync = i >= 2})
+              .ok());
+    }
+    o->wal.reset();
+    std::string seg = Read(1);
+    const std::vector<BatchAt> batches = BatchesOf(seg);
+    EXPECT_EQ(batches.size(), static_cast<size_t>(6 + more));  // opening, 2 synced, 3 + more
+    damaged_record_ = batches[3].record_offsets[1];
+    seg[damaged_record_ + 14] ^= 0x20;  // bit rot after the fact, not a torn write
+    Write(1, seg);
+    return batches;
+  }
+
+  uint64_t damaged_record_ = 0;
+};
+
+TEST_F(UnprovenTailTest, DamageBeforeTheNewestSyncedBatchIsCutWithIt) {
+  const std::vector<BatchAt> batches = SaveAndDamage(0);
+  ASSERT_EQ(batches.size(), 6u);
+  const std::vector<std::string> notices = ExpectRecovered(2);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(notices[0], absl::StrCat("bytes [", batches[3].offset, ", ")))
+      << notices[0];
+  EXPECT_TRUE(
+      absl::StrContains(notices[0], absl::StrCat("2 batches after it (seq ", batches[4].seq, " to ",
+                                                 batches[5].seq, ") verified and went with it")))
+      << notices[0];
+  EXPECT_TRUE(absl::StrContains(
+      notices[0], absl::StrCat("batch ", batches[5].seq, " may have been acknowledged")))
+      << notices[0];
+}
+
+TEST_F(UnprovenTailTest, OnceALaterBatchNamesItSyncedTheSameDamageIsCorruption) {
+  ASSERT_EQ(SaveAndDamage(1).size(), 7u);
+  ExpectCorruptAt(1, damaged_record_);
+}
+
 TEST_F(RecoveryTest, DamageFollowedByProofOfSyncIsCorruption) {
   Build(6);
   std::string seg = Read(1);
@@ -309,7 +363,8 @@ TEST_F(RecoveryTest, UnknownRecordTypeIsCorruption) {
   seg[r + 8] = 9;
   const uint32_t seed = SegmentSeed(*DecodeSegmentHeader(seg));
   const uint64_t len = 17 + testing::EntryData(4, 1, 200).size();
-  const uint32_t crc = Crc32c(seed, std::string_view(seg).substr(r + 4, FrameBytes(len) - 4));
+  const uint32_t crc =
+      storage::Crc32c(seed, std::string_view(seg).substr(r + 4, FrameBytes(len) - 4));
   std::memcpy(seg.data() + r, &crc, 4);
   Write(1, seg);
   absl::StatusOr<Wal::Opened> o = Reopen();
@@ -358,7 +413,7 @@ TEST_F(RecoveryTest, SegmentFromAnotherFormatVersionIsRefused) {
   std::string seg = Read(2);
   const uint32_t version = 2;
   std::memcpy(seg.data() + 8, &version, 4);
-  const uint32_t crc = Crc32c(std::string_view(seg).substr(0, 32));
+  const uint32_t crc = storage::Crc32c(std::string_view(seg).substr(0, 32));
   std::memcpy(seg.data() + 32, &crc, 4);
   Write(2, seg);
   absl::StatusOr<Wal::Opened> o = Reopen();

@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "storage/fs/string_view_compat.h"
 
 namespace kvd::wal::testing {
 namespace {

@@ -1,11 +1,11 @@
-#include "storage/wal/crc32c.h"
+#include "storage/crc32c.h"
 
 #include <random>
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace kvd::wal {
+namespace kvd::storage {
 namespace {
 
 std::string Bytes(int n, int (*f)(int)) {
@@ -48,4 +48,4 @@ TEST(Crc32cTest, ImplementationsAgreeAndExtend) {
 }
 
 }  // namespace
-}  // namespace kvd::wal
+}  // namespace kvd::storage

@@ -1,10 +1,10 @@
-#include "storage/wal/crc32c.h"
+#include "storage/crc32c.h"
 
 #include <array>
 #include <bit>
 #include <cstring>
 
-namespace kvd::wal {
+namespace kvd::storage {
 namespace {
 
 constexpr uint32_t kPolynomial = 0x82F63B78;  // reflected Castagnoli
@@ -90,4 +90,4 @@ uint32_t Crc32cPortable(uint32_t crc, std::string_view data) {
 
 bool Crc32cIsHardwareAccelerated() { return kHaveSse42; }
 
-}  // namespace kvd::wal
+}  // namespace kvd::storage
