@@ -434,6 +434,23 @@ TEST(Watch, OneStreamCarriesManyWatchersWithEtcdsOptions) {
   // A progress request is answered once everything up to the put was sent.
   etcdserverpb::PutResponse last;
   ASSERT_TRUE(client.Put("/f/z", "z", &last).ok());
+  // The put was answered by the leader; the progress response carries the revision the
+  // follower's watchers have reached, so ask once the follower has applied the put.
+  {
+    KvClient on_follower(c->ClientEndpoint(follower));
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    int64_t applied = 0;
+    while (absl::Now() < deadline) {
+      etcdserverpb::RangeRequest req;
+      req.set_key("/f/z");
+      req.set_serializable(true);
+      etcdserverpb::RangeResponse resp;
+      if (on_follower.Range(req, &resp).ok()) applied = resp.header().revision();
+      if (applied >= last.header().revision()) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_GE(applied, last.header().revision()) << "the follower did not apply the put";
+  }
   ASSERT_TRUE(s.RequestProgress());
   ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] {
     for (const auto& r : got[-1]) {
