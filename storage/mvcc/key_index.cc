@@ -157,7 +157,7 @@ KeyIndex::RangeUndo KeyIndex::TombstoneRange(const KeyRange& range, Revision fir
       const Revision rev{first.main, first.sub + static_cast<int64_t>(undo.before.size())};
       const Revision prev{last.main, last.sub};
       KVD_CHECK(prev < rev, "delete of ", it->first, " at ", rev.main, ".", rev.sub,
-                 " is not after ", prev.main, ".", prev.sub);
+                " is not after ", prev.main, ".", prev.sub);
       if (undo.before.empty()) undo.first_key = it->first;
       undo.last_key = it->first;
       undo.before.push_back(RangeUndo::LiveState{h.create_revision, h.version, h.lease});
@@ -187,7 +187,7 @@ void KeyIndex::Rollback(const RangeUndo& undo) {
     }
     h.entries.pop_back();
     KVD_CHECK(!h.entries.empty() && !h.entries.back().tombstone, "rollback of the delete of ",
-               it->first, " finds no live version under it");
+              it->first, " finds no live version under it");
     const RangeUndo::LiveState& s = undo.before[i++];
     h.create_revision = s.create_revision;
     h.version = s.version;
@@ -195,7 +195,7 @@ void KeyIndex::Rollback(const RangeUndo& undo) {
     h.lease = s.lease;
   }
   KVD_CHECK(i == undo.before.size(), "rollback of a range delete found ", i, " of its ",
-             undo.before.size(), " tombstones");
+            undo.before.size(), " tombstones");
 }
 
 void KeyIndex::Compact(std::string_view key, int64_t compact, std::vector<Revision>* dropped) {
