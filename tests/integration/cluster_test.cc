@@ -11,26 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/client.h"
+#include "tests/harness/gtest_support.h"
 
 namespace kvd::testing {
 namespace {
-
-std::unique_ptr<Cluster> StartCluster(ClusterOptions options = {}) {
-  absl::StatusOr<std::unique_ptr<Cluster>> c = Cluster::Start(std::move(options));
-  EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? *std::move(c) : nullptr;
-}
-
-// Polls cond until it holds or timeout passes.
-template <typename Cond>
-bool Eventually(absl::Duration timeout, Cond cond) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return cond();
-}
 
 // Every key of `want` reads back, with its value, from member i (serializable: its own state).
 void ExpectMemberHas(Cluster& c, int i, const std::map<std::string, std::string>& want) {

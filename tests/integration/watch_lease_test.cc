@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/harness/client.h"
 #include "tests/harness/cluster.h"
+#include "tests/harness/gtest_support.h"
 #include "tests/harness/streams.h"
 #include "tests/harness/watch_checker.h"
 
@@ -26,22 +27,6 @@ namespace {
 
 const std::string kPrefix = "/svc/";
 const std::string kPrefixEnd = "/svc0";
-
-std::unique_ptr<Cluster> StartCluster(ClusterOptions options = {}) {
-  absl::StatusOr<std::unique_ptr<Cluster>> c = Cluster::Start(std::move(options));
-  EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? *std::move(c) : nullptr;
-}
-
-template <typename Cond>
-bool Eventually(absl::Duration timeout, Cond cond) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return cond();
-}
 
 // A fresh random seed, or $KVD_TEST_SEED to replay a run; printed either way.
 uint64_t TestSeed() {
@@ -436,21 +421,15 @@ TEST(Watch, OneStreamCarriesManyWatchersWithEtcdsOptions) {
   ASSERT_TRUE(client.Put("/f/z", "z", &last).ok());
   // The put was answered by the leader; the progress response carries the revision the
   // follower's watchers have reached, so ask once the follower has applied the put.
-  {
-    KvClient on_follower(c->ClientEndpoint(follower));
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    int64_t applied = 0;
-    while (absl::Now() < deadline) {
-      etcdserverpb::RangeRequest req;
-      req.set_key("/f/z");
-      req.set_serializable(true);
-      etcdserverpb::RangeResponse resp;
-      if (on_follower.Range(req, &resp).ok()) applied = resp.header().revision();
-      if (applied >= last.header().revision()) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    ASSERT_GE(applied, last.header().revision()) << "the follower did not apply the put";
-  }
+  KvClient on_follower(c->ClientEndpoint(follower));
+  ASSERT_TRUE(Eventually(absl::Seconds(10), [&] {
+    etcdserverpb::RangeRequest req;
+    req.set_key("/f/z");
+    req.set_serializable(true);
+    etcdserverpb::RangeResponse resp;
+    return on_follower.Range(req, &resp).ok() &&
+           resp.header().revision() >= last.header().revision();
+  })) << "the follower did not apply the put";
   ASSERT_TRUE(s.RequestProgress());
   ASSERT_TRUE(CollectUntil(s, got, absl::Seconds(10), [&] {
     for (const auto& r : got[-1]) {
