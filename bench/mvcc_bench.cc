@@ -168,7 +168,7 @@ void DeleteRangeCase(const std::string& dir, uint64_t count, const kvd::mvcc::Ba
 void DeleteRangeCases(const std::string& dir) {
   kvd::mvcc::BatchOptions with_prev;
   kvd::mvcc::BatchOptions without_prev;
-  without_prev.events_with_prev_kv = false;
+  without_prev.record.prev_kv = false;
   for (uint64_t count : {uint64_t{100000}, uint64_t{240000}}) {
     DeleteRangeCase(dir + "/delete-range", count, with_prev, "events with prev_kv:");
     DeleteRangeCase(dir + "/delete-range", count, without_prev, "events without prev_kv:");
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
     if (!b.Put(PutReq(any(bench.rng), bench.rng)).ok()) std::exit(1);
   }));
   kvd::mvcc::BatchOptions no_prev;
-  no_prev.events_with_prev_kv = false;
+  no_prev.record.prev_kv = false;
   Row("put, 100 per ApplyBatch, events without prev_kv",
       bench.Writes(
           n, 100,

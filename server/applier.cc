@@ -137,9 +137,14 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
   } else {
     batch_options.lease_exists = [](int64_t) { return false; };
   }
-  // Events are built only for a consumer: a delete of many keys then costs no Event (nor read of
-  // each deleted value) per key.
-  batch_options.record_events = static_cast<bool>(hooks_.events);
+  // Events are built only as far as watchers need them: a delete of many keys costs no Event
+  // per key without watchers, and no read of each deleted value without a prev_kv watcher.
+  if (hooks_.events && hooks_.recording) {
+    batch_options.record = hooks_.recording();
+  } else {
+    batch_options.record = mvcc::EventRecording{.events = false, .prev_kv = false};
+  }
+  const mvcc::EventRecording recorded = batch_options.record;
   mvcc::ApplyBatch batch = store_->BeginBatch(batch_options);
   std::vector<std::pair<uint64_t, ApplyResult>> results;
   const raft::Entry* last = nullptr;
@@ -205,7 +210,7 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
     absl::MutexLock lock(&mu_);
     applied_index_ = applied;
   }
-  if (hooks_.events) hooks_.events(batch.TakeEvents());
+  if (hooks_.events) hooks_.events(batch.TakeEvents(), recorded);
   for (auto& [id, result] : results) hooks_.waits->Trigger(id, std::move(result));
   if (membership_changed && hooks_.membership) hooks_.membership(membership());
   if (hooks_.applied) hooks_.applied(applied);

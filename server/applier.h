@@ -57,8 +57,10 @@ class Applier {
     std::function<void(raft::Index, raft::ConfState)> compact_log;
     // The applied index moved.
     std::function<void(uint64_t applied)> applied;
-    // The revisions made by one applied batch, in order (for watchers).
-    std::function<void(std::vector<mvcc::RevisionEvents>)> events;
+    // What the next batch records of its events (for watchers); none: nothing is recorded.
+    std::function<mvcc::EventRecording()> recording;
+    // The revisions made by one applied batch, in order, with the events `recording` asked for.
+    std::function<void(std::vector<mvcc::RevisionEvents>, mvcc::EventRecording)> events;
     // The membership changed.
     std::function<void(const serverpb::Membership&)> membership;
     // Applies lease requests and answers the apply-time lease check of puts (none: no lease

@@ -117,9 +117,10 @@ absl::Status Server::Init() {
       .compact_log = [this](raft::Index index,
                             raft::ConfState conf) { raft_->CompactLog(index, std::move(conf)); },
       .applied = [this](uint64_t applied) { reads_->OnApplied(applied); },
+      .recording = [this] { return watch_hub_->Recording(); },
       .events =
-          [this](std::vector<mvcc::RevisionEvents> revisions) {
-            watch_hub_->Notify(std::move(revisions));
+          [this](std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRecording recorded) {
+            watch_hub_->Notify(std::move(revisions), recorded);
           },
       .membership =
           [this](const serverpb::Membership& m) {

@@ -134,6 +134,8 @@ void WatchHub::Create(uint64_t stream, const etcdserverpb::WatchCreateRequest& r
 
   Watcher* raw = w.get();
   s.watchers.emplace(id, std::move(w));
+  ++watchers_;
+  if (raw->prev_kv) ++prev_kv_watchers_;
   if (synced) {
     raw->synced = true;
     synced_.Add(raw);
@@ -189,6 +191,8 @@ void WatchHub::RemoveWatcher(Stream& s, Watcher* w) {
   } else if (unsynced_.Remove(w)) {
     --s.unsynced;
   }
+  --watchers_;
+  if (w->prev_kv) --prev_kv_watchers_;
   s.watchers.erase(w->id);
 }
 
@@ -238,13 +242,28 @@ WatchDelivery WatchHub::EventsFor(const Watcher& w, std::shared_ptr<const EventB
   return d;
 }
 
-void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions) {
+mvcc::EventRecording WatchHub::Recording() const {
+  absl::MutexLock lock(&mu_);
+  return mvcc::EventRecording{.events = watchers_ > 0, .prev_kv = prev_kv_watchers_ > 0};
+}
+
+void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRecording recorded) {
   if (revisions.empty()) return;
   const int64_t first_rev = revisions.front().revision;
   const int64_t last_rev = revisions.back().revision;
   std::shared_ptr<EventBatch> batch;
   absl::MutexLock lock(&mu_);
   if (synced_.empty()) {
+    revision_ = std::max(revision_, last_rev);
+    return;
+  }
+  if (!recorded.events) {
+    // Every synced watcher was created after the batch began: the store has what it lacks.
+    std::vector<Watcher*> late(synced_.watchers().begin(), synced_.watchers().end());
+    for (Watcher* w : late) {
+      w->min_rev = std::max(w->min_rev, first_rev);
+      MakeUnsynced(w);
+    }
     revision_ = std::max(revision_, last_rev);
     return;
   }
@@ -267,6 +286,10 @@ void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions) {
     for (Watcher* w : *set) {
       std::shared_ptr<const std::vector<uint32_t>> selected = Select(*w, *shared, candidates);
       if (selected->empty()) continue;
+      if (w->prev_kv && !recorded.prev_kv) {
+        victims.push_back(w);  // created after the batch began; the store has the prev_kvs
+        continue;
+      }
       if (w->outbox->TryPush(EventsFor(*w, shared, std::move(selected), last_rev))) {
         w->min_rev = std::max(w->min_rev, last_rev + 1);
         w->sent_since_progress = true;
@@ -277,7 +300,8 @@ void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions) {
   }
   revision_ = std::max(revision_, last_rev);
   for (Watcher* w : victims) {
-    // Nothing of this batch was queued for it: it catches up from the batch's first revision.
+    // Nothing of this batch was queued for it: it catches up from the batch's first revision
+    // (full outbox, or the batch lacks its prev_kvs).
     w->min_rev = std::max(w->min_rev, first_rev);
     MakeUnsynced(w);
   }

@@ -88,8 +88,14 @@ class WatchHub {
 
   // ---- Apply thread.
 
-  // The revisions one applied batch made, committed to the store already.
-  void Notify(std::vector<mvcc::RevisionEvents> revisions);
+  // What the next batch must record for the watchers there are now: no events without
+  // watchers, prev_kv only while some watcher asked for it (a delete of many keys then reads no
+  // deleted value).
+  mvcc::EventRecording Recording() const;
+  // The revisions one applied batch made, committed to the store already, with the events
+  // `recorded` (what Recording said when the batch began). A synced watcher the batch lacks
+  // something for (created since, or asking prev_kv) catches up from the store instead.
+  void Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRecording recorded);
   // The store's state was replaced (snapshot installed): every watcher catches up from the
   // store, and the hub's revision becomes the store's.
   void Restore();
@@ -145,6 +151,9 @@ class WatchHub {
   int64_t revision_ ABSL_GUARDED_BY(mu_);
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_serial_ ABSL_GUARDED_BY(mu_) = 1;
+  // Watchers of every stream, and those of them asking prev_kv (for Recording).
+  size_t watchers_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t prev_kv_watchers_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   WatcherGroup synced_ ABSL_GUARDED_BY(mu_);
   WatcherGroup unsynced_ ABSL_GUARDED_BY(mu_);

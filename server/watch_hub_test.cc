@@ -4,6 +4,7 @@
 #include "server/watch_hub.h"
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -92,16 +93,23 @@ class WatchHubTest : public mvcc::testing::StoreFixture {
   }
   void TearDown() override { hub_.reset(); }
 
-  // Applies one request as a batch and notifies the hub, as the apply thread does.
-  int64_t PutN(std::string key, std::string value) {
-    int64_t rev = MustPut(std::move(key), std::move(value));
-    hub_->Notify(std::move(last_events_));
-    return rev;
+  // Applies one batch (f) recording what the hub asks for, then notifies the hub, as the apply
+  // thread does. `meanwhile` runs after the batch began and before the hub hears of it.
+  template <typename F>
+  auto ApplyN(F&& f, const std::function<void()>& meanwhile = {}) {
+    batch_options_.record = hub_->Recording();
+    const mvcc::EventRecording recorded = batch_options_.record;
+    auto result = f();
+    if (meanwhile) meanwhile();
+    hub_->Notify(std::move(last_events_), recorded);
+    return result;
+  }
+  int64_t PutN(std::string key, std::string value, const std::function<void()>& meanwhile = {}) {
+    return ApplyN([&] { return MustPut(std::move(key), std::move(value)); }, meanwhile);
   }
   void DelN(std::string key, std::string end = "") {
-    auto r = DoDel(Del(std::move(key), std::move(end)));
+    auto r = ApplyN([&] { return DoDel(Del(std::move(key), std::move(end))); });
     ASSERT_TRUE(r.ok()) << r.status();
-    hub_->Notify(std::move(last_events_));
   }
   // Everything history holds for [key, end) from `from`, as a watcher should see it.
   std::vector<Seen> History(const std::string& key, const std::string& end, int64_t from) {
@@ -194,6 +202,53 @@ TEST_F(WatchHubTest, SyncedWatchersGetTheirRangeFilteredAndPrevKvOnlyWhenAsked) 
     }
     EXPECT_GE(r.header().revision(), r.events(r.events_size() - 1).kv().mod_revision());
   }
+}
+
+TEST_F(WatchHubTest, BatchesRecordOnlyWhatWatchersNeed) {
+  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = false, .prev_kv = false}));
+  TestStream s(*hub_);
+  s.Create(Req("a"));
+  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = true, .prev_kv = false}));
+  auto prev = Req("b");
+  prev.set_prev_kv(true);
+  s.Create(prev);
+  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = true, .prev_kv = true}));
+  s.Cancel(1);
+  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = true, .prev_kv = false}));
+  {
+    TestStream other(*hub_);
+    other.Create(prev);
+    EXPECT_TRUE(hub_->Recording().prev_kv);
+  }
+  EXPECT_FALSE(hub_->Recording().prev_kv);  // closing a stream removes its watchers
+  s.Cancel(0);
+  EXPECT_FALSE(hub_->Recording().events);
+}
+
+TEST_F(WatchHubTest, WatcherCreatedWhileABatchAppliesGetsWhatTheBatchDidNotRecord) {
+  PutN("k", "1");  // 2
+  // The batch begins with no watcher (no events recorded); a watcher is created before the hub
+  // hears of it, at the hub's revision 2, so revision 3 is the first it must get.
+  TestStream plain(*hub_);
+  PutN("k", "2", [&] { plain.Create(Req("k")); });  // 3
+  // The batch begins with a watcher without prev_kv; one asking prev_kv joins meanwhile.
+  TestStream with_prev(*hub_);
+  auto prev = Req("k");
+  prev.set_prev_kv(true);
+  PutN("k", "3", [&] { with_prev.Create(prev); });  // 4
+  PutN("k", "4");                                   // 5, recorded with prev_kv
+  CatchUpAll();
+  std::vector<WatchResponse> rs = plain.Drain();
+  EXPECT_EQ(EventsOf(rs, 0),
+            (std::vector<Seen>{{3, 0, "k", "2"}, {4, 0, "k", "3"}, {5, 0, "k", "4"}}));
+  std::vector<WatchResponse> rp = with_prev.Drain();
+  EXPECT_EQ(EventsOf(rp, 0), (std::vector<Seen>{{4, 0, "k", "3"}, {5, 0, "k", "4"}}));
+  std::vector<std::string> prevs;
+  for (const WatchResponse& r : rp) {
+    for (const auto& ev : r.events()) prevs.push_back(ev.prev_kv().value());
+  }
+  EXPECT_EQ(prevs, (std::vector<std::string>{"2", "3"}));
+  EXPECT_EQ(hub_->stats().unsynced, 0u);
 }
 
 TEST_F(WatchHubTest, StartRevisionReplaysHistoryThenFollowsLiveWithoutGapOrDuplicate) {
@@ -379,8 +434,7 @@ TEST_F(WatchHubTest, OneRevisionIsNeverSplitUnlessFragmentsAreAsked) {
   for (int i = 0; i < 10; ++i) {
     *txn.add_success() = mvcc::testing::OpPut(absl::StrCat("k", i), std::string(100, 'v'));
   }
-  ASSERT_TRUE(DoTxn(txn).ok());
-  hub_->Notify(std::move(last_events_));
+  ASSERT_TRUE(ApplyN([&] { return DoTxn(txn).ok(); }));
   std::vector<WatchResponse> rs = s.Drain(/*max_response_bytes=*/450);
   int whole = 0;
   std::vector<int> fragments;

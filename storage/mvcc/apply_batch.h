@@ -44,16 +44,23 @@ namespace kvd::mvcc {
 class Store;
 class BatchView;
 
+// Which watch events a batch builds. Watchers decide it (the watch hub asks for what its
+// watchers need at the moment a batch begins); the store only follows it.
+struct EventRecording {
+  // Build the events TakeEvents returns. False (nothing consumes events, e.g. no watchers):
+  // TakeEvents returns revisions without events, and no previous version is read for them.
+  bool events = true;
+  // Attach prev_kv to the events of Put and delete (costs one record read per overwritten or
+  // deleted key). Meaningful only with events.
+  bool prev_kv = true;
+  bool operator==(const EventRecording&) const = default;
+};
+
 struct BatchOptions {
   // Asked for every Put with a non-zero lease (etcd checks lease existence at apply time): false
   // fails the request with LeaseNotFound. Unset: every lease is accepted.
   std::function<bool(int64_t lease)> lease_exists;
-  // Build the events TakeEvents returns. False (nothing consumes events, e.g. no watchers):
-  // TakeEvents returns revisions without events, and no previous version is read for them.
-  bool record_events = true;
-  // Attach prev_kv to the events of Put and delete (costs one record read per overwritten or
-  // deleted key). Meaningful only with record_events.
-  bool events_with_prev_kv = true;
+  EventRecording record;
 };
 
 // The changes one revision made, in sub-revision order, as watchers receive them.
@@ -154,8 +161,8 @@ class ApplyBatch {
   // Writes a put record at the next sub revision of the op and indexes it.
   Revision WriteRecord(const Record& r);
   // Whether events are built, and with the previous versions.
-  bool EventsWanted() const { return options_.record_events; }
-  bool EventPrevKvWanted() const { return options_.record_events && options_.events_with_prev_kv; }
+  bool EventsWanted() const { return options_.record.events; }
+  bool EventPrevKvWanted() const { return options_.record.events && options_.record.prev_kv; }
   // Records by revision: this batch's first, then the database.
   absl::StatusOr<std::vector<Record>> Fetch(const std::vector<Revision>& revs) const;
   absl::StatusOr<Record> FetchOne(Revision rev) const;

@@ -165,7 +165,7 @@ TEST_F(LargeDeleteTest, TxnFailingAfterALargeDeleteTakesItBackWhole) {
 TEST_F(LargeDeleteTest, BatchWithoutEventsStillDeletes) {
   const int64_t before = Load();
   BatchOptions no_events;
-  no_events.record_events = false;
+  no_events.record.events = false;
   ApplyBatch b = store_->BeginBatch(no_events);
   auto d = b.DeleteRange(Del("big/", "big0", /*prev_kv=*/true));
   ASSERT_TRUE(d.ok()) << d.status();

@@ -58,7 +58,7 @@ class StoreFixture : public ::testing::Test {
 
   template <typename F>
   auto Apply(F&& f) {
-    ApplyBatch b = store_->BeginBatch();
+    ApplyBatch b = store_->BeginBatch(batch_options_);
     auto result = f(b);
     absl::Status s = b.Commit(++index_, 1);
     EXPECT_TRUE(s.ok()) << s;
@@ -95,6 +95,7 @@ class StoreFixture : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<Store> store_;
   uint64_t index_ = 0;
+  BatchOptions batch_options_;  // of every batch Apply makes
   std::vector<RevisionEvents> last_events_;
 };
 
