@@ -7,6 +7,7 @@
 #include "server/errors.h"
 #include "server/lessor.h"
 #include "server/server.h"
+#include "server/transport.h"
 #include "spdlog/spdlog.h"
 
 namespace kvd::server {
@@ -219,8 +220,7 @@ peerpb::LeaseForwarding::Stub* LeaseRouter::StubFor(raft::NodeId member) {
     if (!url.ok()) return nullptr;
     std::unique_ptr<peerpb::LeaseForwarding::Stub>& stub = stubs_[url->HostPort()];
     if (stub == nullptr) {
-      stub = peerpb::LeaseForwarding::NewStub(
-          grpc::CreateChannel(url->HostPort(), grpc::InsecureChannelCredentials()));
+      stub = peerpb::LeaseForwarding::NewStub(PeerChannel(url->HostPort()));
     }
     return stub.get();
   }

@@ -228,6 +228,7 @@ absl::Status Server::Init() {
                                grpc::InsecureServerCredentials(), &ports[i]);
     }
     builder.RegisterService(transport_->service());
+    AcceptPeerKeepalive(&builder);
     lease_forwarding_ = std::make_unique<LeaseForwardingService>(this, lease_router_.get());
     builder.RegisterService(lease_forwarding_.get());
     // gRPC sets SO_REUSEPORT by default: two processes could then share a port unnoticed.

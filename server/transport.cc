@@ -24,7 +24,30 @@ size_t PayloadBytes(const raft::Message& m) {
   return n;
 }
 
+constexpr int kKeepaliveTimeMs = 1000;
+constexpr int kKeepaliveTimeoutMs = 2000;
+constexpr int kDialTimeoutMs = 1000;
+
 }  // namespace
+
+std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host_port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kDialTimeoutMs);  // gRPC's minimum dial time
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(host_port, grpc::InsecureChannelCredentials(), args);
+}
+
+void AcceptPeerKeepalive(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                              kKeepaliveTimeMs / 2);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+}
 
 // One peer's outbound stream: a bounded queue and the thread that drains it.
 class PeerTransport::Sender {
@@ -62,8 +85,7 @@ class PeerTransport::Sender {
 
  private:
   void Run() {
-    auto channel = grpc::CreateChannel(host_port_, grpc::InsecureChannelCredentials());
-    auto stub = peerpb::Peer::NewStub(channel);
+    auto stub = peerpb::Peer::NewStub(PeerChannel(host_port_));
     absl::Duration backoff = kMinBackoff;
     std::unique_ptr<grpc::ClientWriter<peerpb::MessageBatch>> writer;
     peerpb::StreamClosed closed;
@@ -341,8 +363,7 @@ void PeerTransport::SendSnapshot(raft::Message m) {
     absl::StatusOr<std::unique_ptr<SnapshotImageReader>> reader =
         options_.snapshots->OpenForSend(m.snapshot);
     if (!reader.ok()) return fail(reader.status().ToString());
-    auto stub =
-        peerpb::Peer::NewStub(grpc::CreateChannel(host_port, grpc::InsecureChannelCredentials()));
+    auto stub = peerpb::Peer::NewStub(PeerChannel(host_port));
     peerpb::SnapshotInstalled reply;
     std::unique_ptr<grpc::ClientWriter<peerpb::SnapshotChunk>> writer =
         stub->SendSnapshot(ctx.get(), &reply);

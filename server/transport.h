@@ -3,7 +3,8 @@
 //
 // Sending: Send() never blocks. Each peer has a bounded queue drained by its own sender thread
 // over one long-lived client stream (Peer.Stream); everything queued when the thread wakes goes
-// out as one MessageBatch. A broken stream is re-opened with exponential backoff (50 ms doubling
+// out as one MessageBatch over a PeerChannel (keepalive finds a cut connection dead). A broken
+// stream is re-opened with exponential backoff (50 ms doubling
 // to 1 s); messages that could not be written, or that found the queue full, are dropped and
 // the peer is reported unreachable (Raft retransmits what matters). MsgSnap messages go over
 // their own call (Peer.SendSnapshot): the image is read from the SnapshotImages source and
@@ -33,6 +34,15 @@
 #include "raft/types.h"
 
 namespace kvd::server {
+
+// A channel to another member's peer listener. A connection whose packets stop arriving (a
+// network cut) is declared dead by keepalive pings within about 3 s, and dialling is retried at
+// least every second, each attempt given 1 s. gRPC's defaults (no keepalive, a 20 s connect
+// timeout, reconnect backoff growing to 2 minutes) could keep a healed link dead for that long.
+std::shared_ptr<grpc::Channel> PeerChannel(const std::string& host_port);
+// Lets PeerChannel's keepalive pings through on the peer listener (gRPC refuses pings more
+// frequent than every 5 minutes by default, closing the connection).
+void AcceptPeerKeepalive(grpc::ServerBuilder* builder);
 
 // Reads a snapshot image for sending.
 class SnapshotImageReader {
