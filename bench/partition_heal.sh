@@ -39,8 +39,10 @@ p="kvdheal$$"
 dir="$(mktemp -d /tmp/kvd-heal-XXXXXX)"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" || true; done
+    wait || true
+  } 2>/dev/null
   for ns in hub m1 m2 m3; do ip netns del "$p-$ns" 2>/dev/null || true; done
   rm -rf "$dir"
 }
