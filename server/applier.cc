@@ -137,8 +137,8 @@ void Applier::ApplyEntries(std::vector<CommittedBatch> batches) {
   } else {
     batch_options.lease_exists = [](int64_t) { return false; };
   }
-  // Events are built only as far as watchers need them: a delete of many keys costs no Event
-  // per key without watchers, and no read of each deleted value without a prev_kv watcher.
+  // Events are built as far as watchers need them: a delete of many keys reads no deleted value
+  // without a watcher asking prev_kv.
   if (hooks_.events && hooks_.recording) {
     batch_options.record = hooks_.recording();
   } else {

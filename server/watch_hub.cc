@@ -134,7 +134,6 @@ void WatchHub::Create(uint64_t stream, const etcdserverpb::WatchCreateRequest& r
 
   Watcher* raw = w.get();
   s.watchers.emplace(id, std::move(w));
-  ++watchers_;
   if (raw->prev_kv) ++prev_kv_watchers_;
   if (synced) {
     raw->synced = true;
@@ -191,7 +190,6 @@ void WatchHub::RemoveWatcher(Stream& s, Watcher* w) {
   } else if (unsynced_.Remove(w)) {
     --s.unsynced;
   }
-  --watchers_;
   if (w->prev_kv) --prev_kv_watchers_;
   s.watchers.erase(w->id);
 }
@@ -244,7 +242,28 @@ WatchDelivery WatchHub::EventsFor(const Watcher& w, std::shared_ptr<const EventB
 
 mvcc::EventRecording WatchHub::Recording() const {
   absl::MutexLock lock(&mu_);
-  return mvcc::EventRecording{.events = watchers_ > 0, .prev_kv = prev_kv_watchers_ > 0};
+  return mvcc::EventRecording{.events = true, .prev_kv = prev_kv_watchers_ > 0};
+}
+
+std::shared_ptr<const EventBatch> WatchHub::WithPrevKvs(
+    const EventBatch& batch, const std::vector<uint32_t>& indices) const {
+  auto out = std::make_shared<EventBatch>();
+  out->events.reserve(indices.size());
+  for (uint32_t i : indices) {
+    mvccpb::Event ev = batch.events[i];
+    const bool created = ev.type() == mvccpb::Event::PUT && ev.kv().version() == 1;
+    if (!created) {
+      etcdserverpb::RangeRequest req;
+      req.set_key(ev.kv().key());
+      req.set_revision(ev.kv().mod_revision() - 1);
+      absl::StatusOr<etcdserverpb::RangeResponse> prev = store_->Range(req);
+      // Compacted meanwhile: the event goes without it, as etcd sends it then.
+      if (prev.ok() && prev->kvs_size() == 1) *ev.mutable_prev_kv() = prev->kvs(0);
+    }
+    out->events.push_back(std::move(ev));
+  }
+  out->ComputeSizes();
+  return out;
 }
 
 void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRecording recorded) {
@@ -254,16 +273,6 @@ void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRe
   std::shared_ptr<EventBatch> batch;
   absl::MutexLock lock(&mu_);
   if (synced_.empty()) {
-    revision_ = std::max(revision_, last_rev);
-    return;
-  }
-  if (!recorded.events) {
-    // Every synced watcher was created after the batch began: the store has what it lacks.
-    std::vector<Watcher*> late(synced_.watchers().begin(), synced_.watchers().end());
-    for (Watcher* w : late) {
-      w->min_rev = std::max(w->min_rev, first_rev);
-      MakeUnsynced(w);
-    }
     revision_ = std::max(revision_, last_rev);
     return;
   }
@@ -286,11 +295,15 @@ void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRe
     for (Watcher* w : *set) {
       std::shared_ptr<const std::vector<uint32_t>> selected = Select(*w, *shared, candidates);
       if (selected->empty()) continue;
+      std::shared_ptr<const EventBatch> events = shared;
       if (w->prev_kv && !recorded.prev_kv) {
-        victims.push_back(w);  // created after the batch began; the store has the prev_kvs
-        continue;
+        // Created after the batch began, which recorded no prev_kv: read them for it.
+        events = WithPrevKvs(*shared, *selected);
+        auto all = std::make_shared<std::vector<uint32_t>>(events->events.size());
+        for (uint32_t i = 0; i < all->size(); ++i) (*all)[i] = i;
+        selected = std::move(all);
       }
-      if (w->outbox->TryPush(EventsFor(*w, shared, std::move(selected), last_rev))) {
+      if (w->outbox->TryPush(EventsFor(*w, std::move(events), std::move(selected), last_rev))) {
         w->min_rev = std::max(w->min_rev, last_rev + 1);
         w->sent_since_progress = true;
       } else {
@@ -300,8 +313,7 @@ void WatchHub::Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRe
   }
   revision_ = std::max(revision_, last_rev);
   for (Watcher* w : victims) {
-    // Nothing of this batch was queued for it: it catches up from the batch's first revision
-    // (full outbox, or the batch lacks its prev_kvs).
+    // Nothing of this batch was queued for it: it catches up from the batch's first revision.
     w->min_rev = std::max(w->min_rev, first_rev);
     MakeUnsynced(w);
   }

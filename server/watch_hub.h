@@ -88,13 +88,13 @@ class WatchHub {
 
   // ---- Apply thread.
 
-  // What the next batch must record for the watchers there are now: no events without
-  // watchers, prev_kv only while some watcher asked for it (a delete of many keys then reads no
-  // deleted value).
+  // What the next batch must record: its events always, their prev_kv only while some watcher
+  // asks for it (a delete of many keys then reads no deleted value).
   mvcc::EventRecording Recording() const;
   // The revisions one applied batch made, committed to the store already, with the events
-  // `recorded` (what Recording said when the batch began). A synced watcher the batch lacks
-  // something for (created since, or asking prev_kv) catches up from the store instead.
+  // `recorded` (what Recording said when the batch began). A prev_kv watcher created since,
+  // when the batch has no prev_kv, gets them read from the store for its events (etcd's watch
+  // server reads every prev_kv that way); one compacted meanwhile is left out, as etcd does.
   void Notify(std::vector<mvcc::RevisionEvents> revisions, mvcc::EventRecording recorded);
   // The store's state was replaced (snapshot installed): every watcher catches up from the
   // store, and the hub's revision becomes the store's.
@@ -140,6 +140,9 @@ class WatchHub {
   std::shared_ptr<const std::vector<uint32_t>> Select(
       const Watcher& w, const EventBatch& batch,
       const std::shared_ptr<const std::vector<uint32_t>>& candidates) const;
+  // Copies of batch.events[indices] with prev_kv read from the store.
+  std::shared_ptr<const EventBatch> WithPrevKvs(const EventBatch& batch,
+                                                const std::vector<uint32_t>& indices) const;
   static WatchDelivery EventsFor(const Watcher& w, std::shared_ptr<const EventBatch> batch,
                                  std::shared_ptr<const std::vector<uint32_t>> indices,
                                  int64_t revision);
@@ -151,8 +154,7 @@ class WatchHub {
   int64_t revision_ ABSL_GUARDED_BY(mu_);
   uint64_t next_stream_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_serial_ ABSL_GUARDED_BY(mu_) = 1;
-  // Watchers of every stream, and those of them asking prev_kv (for Recording).
-  size_t watchers_ ABSL_GUARDED_BY(mu_) = 0;
+  // Watchers (of every stream) asking prev_kv, for Recording.
   size_t prev_kv_watchers_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   WatcherGroup synced_ ABSL_GUARDED_BY(mu_);

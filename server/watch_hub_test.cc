@@ -204,8 +204,8 @@ TEST_F(WatchHubTest, SyncedWatchersGetTheirRangeFilteredAndPrevKvOnlyWhenAsked) 
   }
 }
 
-TEST_F(WatchHubTest, BatchesRecordOnlyWhatWatchersNeed) {
-  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = false, .prev_kv = false}));
+TEST_F(WatchHubTest, BatchesRecordPrevKvOnlyWhileAWatcherAsks) {
+  EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = true, .prev_kv = false}));
   TestStream s(*hub_);
   s.Create(Req("a"));
   EXPECT_EQ(hub_->Recording(), (mvcc::EventRecording{.events = true, .prev_kv = false}));
@@ -222,7 +222,7 @@ TEST_F(WatchHubTest, BatchesRecordOnlyWhatWatchersNeed) {
   }
   EXPECT_FALSE(hub_->Recording().prev_kv);  // closing a stream removes its watchers
   s.Cancel(0);
-  EXPECT_FALSE(hub_->Recording().events);
+  EXPECT_FALSE(hub_->Recording().prev_kv);
 }
 
 TEST_F(WatchHubTest, WatcherCreatedWhileABatchAppliesGetsWhatTheBatchDidNotRecord) {
@@ -248,6 +248,38 @@ TEST_F(WatchHubTest, WatcherCreatedWhileABatchAppliesGetsWhatTheBatchDidNotRecor
     for (const auto& ev : r.events()) prevs.push_back(ev.prev_kv().value());
   }
   EXPECT_EQ(prevs, (std::vector<std::string>{"2", "3"}));
+  EXPECT_EQ(hub_->stats().unsynced, 0u);
+}
+
+TEST_F(WatchHubTest, WatcherCreatedWhileABatchCompactsItsOwnRevisionsIsNotCancelled) {
+  PutN("k", "1");  // 2
+  TestStream plain(*hub_);
+  TestStream with_prev(*hub_);
+  auto prev = Req("k");
+  prev.set_prev_kv(true);
+  // One batch: revisions 3 and 4, then a compaction at 4. Both watchers are created while it
+  // applies, at the hub's revision 2: they must get revisions 3 and 4, not a compacted cancel.
+  ApplyN(
+      [&] {
+        return Apply([&](mvcc::ApplyBatch& b) {
+          EXPECT_TRUE(b.Put(Put("k", "2")).ok());
+          EXPECT_TRUE(b.Put(Put("k", "3")).ok());
+          etcdserverpb::CompactionRequest c;
+          c.set_revision(4);
+          EXPECT_TRUE(b.Compact(c).ok());
+          return true;
+        });
+      },
+      [&] {
+        plain.Create(Req("k"));
+        with_prev.Create(prev);
+      });
+  CatchUpAll();
+  for (TestStream* s : {&plain, &with_prev}) {
+    std::vector<WatchResponse> rs = s->Drain();
+    EXPECT_EQ(EventsOf(rs, 0), (std::vector<Seen>{{3, 0, "k", "2"}, {4, 0, "k", "3"}}));
+    for (const WatchResponse& r : rs) EXPECT_FALSE(r.canceled()) << r.DebugString();
+  }
   EXPECT_EQ(hub_->stats().unsynced, 0u);
 }
 

@@ -1,12 +1,12 @@
 // ApplyBatch: applies committed Raft entries' requests to the store, then commits them in one
 // RocksDB WriteBatch together with the Raft position of the last entry.
 //
-//   ApplyBatch batch = store.BeginBatch();
+//   ApplyBatch batch = store.BeginBatch(options);  // options.record: which events to build
 //   for (entry : committed entries with index > store.Applied().index) {
 //     auto resp = batch.Put(req);          // or DeleteRange, Txn, Range, Compact, meta ...
 //   }
 //   KVD_RETURN_IF_ERROR(batch.Commit(last.index, last.term));
-//   watchers.Notify(batch.TakeEvents());
+//   watchers.Notify(batch.TakeEvents(), options.record);
 //
 // Every request is atomic: it either succeeds, or fails with an etcd error and changes nothing
 // (its partial work is rolled back inside the batch). Reads and compares inside the batch see
