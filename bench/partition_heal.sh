@@ -131,5 +131,5 @@ for r in $(seq "$rounds"); do
   results+=("$took")
   echo "round $r: leader m$old isolated ${hold} s ($n writes meanwhile); serving the marker $took ms after heal"
 done
-sorted=($(printf '%s\n' "${results[@]}" | sort -n))
+mapfile -t sorted < <(printf '%s\n' "${results[@]}" | sort -n)
 echo "median ${sorted[$(( ${#sorted[@]} / 2 ))]} ms, worst ${sorted[-1]} ms after heal ($server)"
