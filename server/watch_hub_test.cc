@@ -227,11 +227,12 @@ TEST_F(WatchHubTest, BatchesRecordPrevKvOnlyWhileAWatcherAsks) {
 
 TEST_F(WatchHubTest, WatcherCreatedWhileABatchAppliesGetsWhatTheBatchDidNotRecord) {
   PutN("k", "1");  // 2
-  // The batch begins with no watcher (no events recorded); a watcher is created before the hub
-  // hears of it, at the hub's revision 2, so revision 3 is the first it must get.
+  // The batch begins with no watcher; a watcher is created before the hub hears of it, at the
+  // hub's revision 2, so revision 3 is the first it must get.
   TestStream plain(*hub_);
   PutN("k", "2", [&] { plain.Create(Req("k")); });  // 3
-  // The batch begins with a watcher without prev_kv; one asking prev_kv joins meanwhile.
+  // The batch begins with a watcher without prev_kv (so it records none); one asking prev_kv
+  // joins meanwhile and must get the prev_kvs read from the store.
   TestStream with_prev(*hub_);
   auto prev = Req("k");
   prev.set_prev_kv(true);
