@@ -45,9 +45,10 @@ std::vector<std::string> CheckConvergence(testing::Cluster* cluster, const RunCo
   }
   const absl::Time answering = absl::Now();
 
-  // Availability: some member accepts a write within a few election timeouts.
+  // Availability: some member accepts a write within a few election timeouts (at least 5 s: a
+  // sanitizer build restarting a member replays its WAL first).
   const absl::Duration available_deadline =
-      std::max(absl::Seconds(3), absl::Milliseconds(6 * ctx.election_timeout_ms));
+      std::max(absl::Seconds(5), absl::Milliseconds(10 * ctx.election_timeout_ms));
   std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> kvs;
   for (int i = 0; i < n; ++i)
     kvs.push_back(etcdserverpb::KV::NewStub(MemberChannel(ctx.endpoints[i])));
@@ -63,7 +64,7 @@ std::vector<std::string> CheckConvergence(testing::Cluster* cluster, const RunCo
   int next = 0;
   grpc::Status last;
   if (!WaitFor(available_deadline, [&] {
-        last = put(next, std::chrono::milliseconds(ctx.election_timeout_ms));
+        last = put(next, std::chrono::milliseconds(2 * ctx.election_timeout_ms));
         next = (next + 1) % n;
         return last.ok();
       })) {

@@ -45,6 +45,10 @@ TEST(ShutdownTest, SigtermUnderWriteLoadExitsCleanly) {
                         << " on SIGTERM; log tail:\n"
                         << cluster.LogTail(i, 40);
     ASSERT_TRUE(cluster.Restart(i).ok());
+    // Every member answers and follows one leader before the next is stopped: stopping another
+    // while this one still replays its WAL would leave one voter and no writes.
+    absl::StatusOr<int> leader = cluster.WaitForLeader(absl::Seconds(60));
+    ASSERT_TRUE(leader.ok()) << leader.status();
   }
   stop = true;
   for (std::thread& t : writers) t.join();

@@ -118,10 +118,11 @@ def main(endpoints):
     check(list(a.refresh_lease(lease.id))[0].TTL == 0, "keep-alive of a revoked lease: TTL 0")
 
     # A short lease left alone expires, and watchers see its keys go.
+    # The watch starts at the put's revision: the lease may expire before the watch is created.
     short = b.lease(1)
-    b.put("/py/svc/ephemeral", "x", lease=short)
+    put = b.put("/py/svc/ephemeral", "x", lease=short)
     gone = []
-    events3, cancel3 = a.watch("/py/svc/ephemeral")
+    events3, cancel3 = a.watch("/py/svc/ephemeral", start_revision=put.header.revision)
 
     def wait_delete():
         for ev in events3:

@@ -4,6 +4,7 @@
 // harness, and the outputs must match once lease IDs (16 hex digits) are masked.
 #include <signal.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -26,8 +27,9 @@ namespace {
 
 constexpr char kEtcd[] = "/usr/bin/etcd";
 
-// Masks what differs by nature between two clusters: 16-hex-digit IDs, and the whole seconds a
-// lease has left (checked separately).
+// Masks what differs by nature between two clusters: 16-hex-digit IDs, the whole seconds a
+// lease has left (checked separately), and the order of a lease's attached keys (etcd lists them
+// in the order of a Go map, which varies from call to call).
 std::string Mask(const std::string& text) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -53,6 +55,15 @@ std::string Mask(const std::string& text) {
     } else {
       masked += out[i++];
     }
+  }
+  constexpr absl::string_view kKeys = "attached keys([";
+  for (size_t at = masked.find(kKeys); at != std::string::npos; at = masked.find(kKeys, at + 1)) {
+    const size_t begin = at + kKeys.size();
+    const size_t end = masked.find("])", begin);
+    if (end == std::string::npos) break;
+    std::vector<std::string> keys = absl::StrSplit(masked.substr(begin, end - begin), ' ');
+    std::sort(keys.begin(), keys.end());
+    masked.replace(begin, end - begin, absl::StrJoin(keys, " "));
   }
   return masked;
 }
