@@ -56,7 +56,7 @@ std::string Mask(const std::string& text) {
       masked += out[i++];
     }
   }
-  constexpr absl::string_view kKeys = "attached keys([";
+  const std::string kKeys = "attached keys([";
   for (size_t at = masked.find(kKeys); at != std::string::npos; at = masked.find(kKeys, at + 1)) {
     const size_t begin = at + kKeys.size();
     const size_t end = masked.find("])", begin);
