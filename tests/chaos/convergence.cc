@@ -45,8 +45,8 @@ std::vector<std::string> CheckConvergence(testing::Cluster* cluster, const RunCo
   }
   const absl::Time answering = absl::Now();
 
-  // Availability: some member accepts a write within a few election timeouts (at least 5 s: a
-  // sanitizer build restarting a member replays its WAL first).
+  // Availability: some member accepts a write within a few election timeouts (at least 5 s: on
+  // two cores a sanitizer build may need a few election rounds after a heal).
   const absl::Duration available_deadline =
       std::max(absl::Seconds(5), absl::Milliseconds(10 * ctx.election_timeout_ms));
   std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> kvs;
